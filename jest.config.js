@@ -1,0 +1,16 @@
+/**
+ * One jest run over every workspace. TypeScript is transpiled by swc (type checking is `npm run typecheck`);
+ * ESM-only dependencies (middy) are transpiled to CommonJS too, so handlers load under jest unchanged.
+ */
+const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] };
+const transformIgnorePatterns = ['/node_modules/(?!(@middy)/)'];
+const project = (displayName, roots, extra = {}) => ({ displayName, roots, transform, transformIgnorePatterns, testEnvironment: 'node', ...extra });
+
+module.exports = {
+  testTimeout: 60_000,
+  projects: [
+    project('shared', ['<rootDir>/shared']),
+    project('services', ['<rootDir>/services']),
+    project('local', ['<rootDir>/local']),
+  ],
+};
