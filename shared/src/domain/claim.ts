@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/** Claim lifecycle states, as the front-end application writes them. */
+export const CLAIM_STATUSES = ['Submitted', 'In Review', 'Approved', 'Rejected', 'Paid'] as const;
+/** Payment lifecycle states. */
+export const PAYMENT_STATUSES = ['Pending', 'Processing', 'Paid', 'Denied'] as const;
+
+export type ClaimStatus = (typeof CLAIM_STATUSES)[number];
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** `CLM-` + 8 upper-case hex digits. */
+export const CLAIM_ID_PATTERN = /^CLM-[0-9A-F]{8}$/;
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
+const zip = z.number().int().min(0).max(99_999);
+
+/** Luhn check over an NPI with the `80840` prefix, as CMS defines the NPI check digit. */
+export const isValidNpi = (npi: string): boolean => {
+  if (!/^\d{10}$/.test(npi)) return false;
+  const digits = `80840${npi}`.split('').map(Number);
+  let sum = 0;
+  for (let i = 0; i < digits.length; i += 1) {
+    let d = digits[digits.length - 1 - i] as number;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+};
+
+export const PatientSchema = z.looseObject({
+  first_name: z.string(),
+  last_name: z.string(),
+  email: z.string(),
+  phone: z.string(),
+  date_of_birth: isoDate,
+  gender: z.enum(['M', 'F', 'U']),
+  street: z.string(),
+  city: z.string(),
+  state: z.string(),
+  zip,
+});
+
+export const ProviderSchema = z.looseObject({
+  name: z.string(),
+  npi: z.string().refine(isValidNpi, 'expected a 10-digit NPI with a valid check digit'),
+  street: z.string(),
+  city: z.string(),
+  state: z.string(),
+  zip,
+});
+
+export const PayerSchema = z.looseObject({
+  name: z.string(),
+  payer_id: z.string(),
+  contact_number: z.string(),
+});
+
+export const ProcedureSchema = z.looseObject({
+  procedure_code: z.string().regex(/^\d{5}$/, 'expected a 5-digit CPT code'),
+  description: z.string(),
+  charge: z.number(),
+});
+
+/**
+ * One item of the `InsuranceClaims` DynamoDB table (key `claim_id`), unmarshalled.
+ *
+ * The schema is loose: attributes it does not know are kept (they travel in the raw image column),
+ * while the attributes it knows must have the right type.
+ */
+export const ClaimSchema = z.looseObject({
+  claim_id: z.string().regex(CLAIM_ID_PATTERN, 'expected CLM- followed by 8 upper-case hex digits'),
+  member_id: z.string(),
+  insurance_plan: z.string(),
+  diagnosis_codes: z.array(z.string().regex(/^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/, 'expected an ICD-10 code')),
+  date_of_service: isoDate,
+  total_charge: z.number(),
+  procedure_details: z.array(ProcedureSchema),
+  claim_status: z.enum(CLAIM_STATUSES),
+  payment_status: z.enum(PAYMENT_STATUSES),
+  created_timestamp: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'expected ISO-8601 UTC with microseconds'),
+  bill_submit_date: isoDate,
+  patient: PatientSchema,
+  provider: ProviderSchema,
+  payer: PayerSchema,
+});
+
+/** A claim as stored in DynamoDB. */
+export type Claim = z.infer<typeof ClaimSchema>;

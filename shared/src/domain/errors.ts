@@ -1,0 +1,31 @@
+/** Why a record can never be processed, whatever the number of retries. */
+export type RejectReason =
+  | 'not-base64'
+  | 'not-json'
+  | 'not-a-change-record'
+  | 'unknown-event-name'
+  | 'not-a-claim'
+  | 'missing-image'
+  | 'key-mismatch'
+  | 'claim-schema'
+  | 'too-large';
+
+/**
+ * A record that will never succeed: it is quarantined with this reason and its raw payload instead of being retried.
+ * Messages name the problem (field paths, expected types), never the values, so no PHI reaches a log.
+ */
+export class RecordRejectedError extends Error {
+  override readonly name = 'RecordRejectedError';
+
+  constructor(
+    readonly reason: RejectReason,
+    readonly detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+  }
+}
+
+/** Configuration read at load time is missing or malformed. */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}

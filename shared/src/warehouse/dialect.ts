@@ -1,0 +1,170 @@
+import { ALL_COLUMNS, type ColumnSpec, type ColumnType, ROW_COLUMNS } from '../domain/columns';
+import { VERSION_WIDTH } from '../domain/merge-rules';
+import { MERGE_RUN_COLUMN, TABLES } from './tables';
+
+/** The two SQL dialects. Everything that differs between them is decided in this file and nowhere else. */
+export type DialectName = 'duckdb' | 'snowflake';
+
+const TYPES: Record<DialectName, Record<ColumnType, string>> = {
+  snowflake: { STRING: 'STRING', VARCHAR1: 'VARCHAR(1)', FLOAT: 'FLOAT', INTEGER: 'INTEGER', TIMESTAMP_NTZ: 'TIMESTAMP_NTZ(9)', JSON: 'VARIANT' },
+  // DuckDB has no TIMESTAMP_NTZ (TIMESTAMP is zone-less) and no VARIANT; raw images stay JSON text.
+  duckdb: { STRING: 'VARCHAR', VARCHAR1: 'VARCHAR(1)', FLOAT: 'DOUBLE', INTEGER: 'BIGINT', TIMESTAMP_NTZ: 'TIMESTAMP', JSON: 'VARCHAR' },
+};
+
+/** The type a staged value has before it is converted (timestamps and JSON arrive as text). */
+const STAGED_TYPES: Record<ColumnType, ColumnType> = { STRING: 'STRING', VARCHAR1: 'STRING', FLOAT: 'FLOAT', INTEGER: 'INTEGER', TIMESTAMP_NTZ: 'STRING', JSON: 'STRING' };
+
+const RUN_ID = /^[0-9a-f-]{36}$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/** Ordered statements of one warehouse operation, run in one transaction by an adapter. */
+export interface Statements {
+  readonly sql: readonly string[];
+}
+
+/** SQL text for one dialect, derived from the column registry. */
+export class Dialect {
+  constructor(readonly name: DialectName) {}
+
+  /** The dialect's type for a registry type. */
+  type(type: ColumnType): string {
+    return TYPES[this.name][type];
+  }
+
+  #columnDefs(columns: readonly ColumnSpec[]): string {
+    return columns.map((c) => `  ${c.name} ${this.type(c.type)}`).join(',\n');
+  }
+
+  /** Converts a staged value (`ref`) to its column's type. */
+  fromStaged(column: ColumnSpec, ref: string): string {
+    if (column.type === 'TIMESTAMP_NTZ') return this.name === 'snowflake' ? `TO_TIMESTAMP_NTZ(${ref})` : `CAST(${ref} AS TIMESTAMP)`;
+    if (column.type === 'JSON') return this.name === 'snowflake' ? `PARSE_JSON(${ref})` : ref;
+    return ref;
+  }
+
+  /** A timestamp literal (UTC, zone-less). */
+  timestamp(iso: string): string {
+    if (!ISO_UTC.test(iso)) throw new Error('timestamp literal must be ISO-8601 UTC');
+    return `CAST('${iso.slice(0, -1).replace('T', ' ')}' AS ${this.type('TIMESTAMP_NTZ')})`;
+  }
+
+  /** The version of row alias `a` as one fixed-width text, comparable with `<` and `>` (see merge-rules). */
+  versionKey(alias: string): string {
+    return (
+      `LPAD(${alias}.eventCreationUnixTime, ${VERSION_WIDTH.eventCreationUnixTime}, '0') || ` +
+      `LPAD(COALESCE(${alias}.sequenceNumber, ''), ${VERSION_WIDTH.sequenceNumber}, '0')`
+    );
+  }
+
+  /** DDL for the three quickstart tables (with our metadata columns) and the tombstones. Idempotent. */
+  createTables(): string[] {
+    const body = this.#columnDefs(ALL_COLUMNS);
+    return [
+      `CREATE TABLE IF NOT EXISTS ${TABLES.destination} (\n${body}\n)`,
+      `CREATE TABLE IF NOT EXISTS ${TABLES.history} (\n${body}\n)`,
+      `CREATE TABLE IF NOT EXISTS ${TABLES.staging} (\n${body},\n  ${MERGE_RUN_COLUMN} ${this.type('STRING')}\n)`,
+      `CREATE TABLE IF NOT EXISTS ${TABLES.tombstones} (\n  claimId ${this.type('STRING')},\n  eventCreationUnixTime ${this.type('STRING')},\n  sequenceNumber ${this.type('STRING')},\n  eventId ${this.type('STRING')},\n  deletedAt ${this.type('TIMESTAMP_NTZ')}\n)`,
+    ];
+  }
+
+  /**
+   * Column definitions of the per-session load table rows are staged into before they are moved, in one
+   * transaction, into staging and history. Types are the staged types (text for timestamps and JSON).
+   */
+  loadTableColumns(): string {
+    return ROW_COLUMNS.map((c) => `${c.name} ${this.type(STAGED_TYPES[c.type])}`).join(', ');
+  }
+
+  /**
+   * Moves a staged batch (`source`, one row per {@link ROW_COLUMNS} in that order, possibly with duplicates) into
+   * staging and history, idempotently by event id: an event already in history is not staged again (it was merged
+   * or is waiting to be), and history holds each event once.
+   */
+  stageFrom(source: string, loadedAtIso: string): string[] {
+    const names = ROW_COLUMNS.map((c) => c.name);
+    const converted = ROW_COLUMNS.map((c) => `${this.fromStaged(c, `b.${c.name}`)}`).join(', ');
+    const fresh =
+      `(SELECT * FROM ${source} QUALIFY ROW_NUMBER() OVER (PARTITION BY eventId ORDER BY eventId) = 1) b ` +
+      `WHERE NOT EXISTS (SELECT 1 FROM ${TABLES.history} h WHERE h.eventId = b.eventId)`;
+    const loadedAt = this.timestamp(loadedAtIso);
+    return [
+      `INSERT INTO ${TABLES.staging} (${names.join(', ')}, loadedAt, ${MERGE_RUN_COLUMN}) SELECT ${converted}, ${loadedAt}, NULL FROM ${fresh}`,
+      `INSERT INTO ${TABLES.history} (${names.join(', ')}, loadedAt) SELECT ${converted}, ${loadedAt} FROM ${fresh}`,
+    ];
+  }
+
+  /**
+   * The merge plan: the newest claimed event per claim and what to do with it (merge-rules `decide`, in SQL).
+   * Evaluated again after the destination MERGE it still marks the same REMOVEs `delete`, which is what lets
+   * Snowflake run the whole merge without temporary tables (their DDL would end the transaction).
+   */
+  #plan(runId: string): string {
+    const l = this.versionKey('l');
+    return (
+      `WITH latest AS (SELECT * FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}' ` +
+      `QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ${this.versionKey(TABLES.staging)} DESC, eventId DESC) = 1), ` +
+      `plan AS (SELECT l.*, CASE ` +
+      `WHEN t.claimId IS NOT NULL AND ${l} <= ${this.versionKey('t')} THEN 'stale' ` +
+      `WHEN d.claimId IS NOT NULL AND ${l} <= ${this.versionKey('d')} THEN 'stale' ` +
+      `WHEN l.eventName = 'REMOVE' THEN 'delete' ELSE 'upsert' END AS mergeAction, ` +
+      `CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists ` +
+      `FROM latest l LEFT JOIN ${TABLES.tombstones} t ON t.claimId = l.claimId LEFT JOIN ${TABLES.destination} d ON d.claimId = l.claimId)`
+    );
+  }
+
+  /**
+   * One merge run, in order, to be run in ONE transaction:
+   * 0. claim: mark the staged rows present now with this run's id (rows staged later stay unclaimed);
+   * 1. stats: counts for metrics (read before anything changes);
+   * 2. MERGE the newest event per claim into the destination (upsert or delete, stale ones skipped);
+   * 3. MERGE tombstones for the REMOVEs that won;
+   * 4. delete exactly the claimed rows from staging.
+   */
+  merge(runId: string, nowIso: string): { claim: string; stats: string; apply: string[] } {
+    if (!RUN_ID.test(runId)) throw new Error('merge run id must be a UUID');
+    const cols = ALL_COLUMNS.map((c) => c.name);
+    const plan = this.#plan(runId);
+    return {
+      claim: `UPDATE ${TABLES.staging} SET ${MERGE_RUN_COLUMN} = '${runId}' WHERE ${MERGE_RUN_COLUMN} IS NULL`,
+      stats:
+        `${plan} SELECT (SELECT COUNT(*) FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}') AS events, ` +
+        `COUNT(*) AS claims, ` +
+        `COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, ` +
+        `COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, ` +
+        `COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, ` +
+        `COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, ` +
+        `COUNT_IF(mergeAction = 'stale') AS stale FROM plan`,
+      apply: [
+        `MERGE INTO ${TABLES.destination} USING (${plan} SELECT * FROM plan WHERE mergeAction <> 'stale') s ON ${TABLES.destination}.claimId = s.claimId ` +
+          `WHEN MATCHED AND s.mergeAction = 'delete' THEN DELETE ` +
+          `WHEN MATCHED THEN UPDATE SET ${cols.map((c) => `${c} = s.${c}`).join(', ')} ` +
+          `WHEN NOT MATCHED AND s.mergeAction = 'upsert' THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`,
+        `MERGE INTO ${TABLES.tombstones} USING (${plan} SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId FROM plan WHERE mergeAction = 'delete') s ` +
+          `ON ${TABLES.tombstones}.claimId = s.claimId ` +
+          `WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = ${this.timestamp(nowIso)} ` +
+          `WHEN NOT MATCHED THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, ${this.timestamp(nowIso)})`,
+        `DELETE FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}'`,
+      ],
+    };
+  }
+
+  /**
+   * Functions the quickstart's verification queries use that DuckDB lacks, so those queries run unchanged.
+   * Snowflake has them built in.
+   */
+  compatibility(): string[] {
+    return this.name === 'duckdb' ? ['CREATE OR REPLACE MACRO to_number(x) AS CAST(x AS DOUBLE)'] : [];
+  }
+
+  /** Counts for `status`: rows in each table and the age of the oldest unmerged event. */
+  status(): string {
+    return (
+      `SELECT (SELECT COUNT(*) FROM ${TABLES.staging}) AS staged, (SELECT COUNT(*) FROM ${TABLES.history}) AS history, ` +
+      `(SELECT COUNT(*) FROM ${TABLES.destination}) AS destination, (SELECT COUNT(*) FROM ${TABLES.tombstones}) AS tombstones, ` +
+      `(SELECT MIN(CAST(eventCreationUnixTime AS BIGINT)) FROM ${TABLES.staging}) AS oldestStagedMicros`
+    );
+  }
+}
+
+/** Dialects by name. */
+export const DIALECTS: Record<DialectName, Dialect> = { duckdb: new Dialect('duckdb'), snowflake: new Dialect('snowflake') };

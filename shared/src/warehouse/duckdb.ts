@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type ClaimRow, ROW_COLUMNS } from '../domain/columns';
+import { DIALECTS } from './dialect';
+import { Mutex } from './mutex';
+import { type MergeResult, type MergeStepHook, NOTHING_MERGED, type ResultRow, type StageResult, type Warehouse, WarehouseError, type WarehouseStatus } from './port';
+
+const dialect = DIALECTS.duckdb;
+const LOAD_TABLE = 'claims_cdc_load_batch';
+
+const toJsonValue = (value: unknown): string | number | boolean | null => {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  return String(value);
+};
+
+const appendCell = (appender: DuckDBAppender, type: string, value: string | number | null | undefined): void => {
+  if (value === null || value === undefined) appender.appendNull();
+  else if (type === 'FLOAT') appender.appendDouble(Number(value));
+  else if (type === 'INTEGER') appender.appendBigInt(BigInt(Math.trunc(Number(value))));
+  else appender.appendVarchar(String(value));
+};
+
+/** Options for {@link DuckDbWarehouse}. */
+export interface DuckDbOptions {
+  /** A file path, or ':memory:'. */
+  readonly path: string;
+}
+
+/**
+ * The embedded warehouse. It runs the same statements, in the same order and transactions, as the Snowflake
+ * adapter (both come from `Dialect`), so what the DuckDB tests prove about merge semantics holds for that SQL.
+ *
+ * DuckDB allows one writer process; within the process, stages are serialized and merges are serialized
+ * (a second merge waits, then finds only what was staged since). A stage may run while a merge is in flight:
+ * the merge only touches the rows it claimed when it started.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  readonly #stageLock = new Mutex();
+  readonly #mergeLock = new Mutex();
+  #stageConnection?: DuckDBConnection;
+  #mergeConnection?: DuckDBConnection;
+  #queryConnection?: DuckDBConnection;
+
+  private constructor(readonly instance: DuckDBInstance) {}
+
+  /** Opens (or creates) the database file. */
+  static async open(options: DuckDbOptions): Promise<DuckDbWarehouse> {
+    try {
+      return new DuckDbWarehouse(await DuckDBInstance.create(options.path));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (/lock/i.test(message)) throw new WarehouseError(`warehouse ${options.path} is locked by another process (DuckDB allows one writer): ${message.split('\n')[0]}`);
+      throw new WarehouseError(`cannot open warehouse ${options.path}: ${message.split('\n')[0]}`);
+    }
+  }
+
+  async init(): Promise<void> {
+    const connection = await this.#connection('query');
+    for (const sql of [...dialect.createTables(), ...dialect.compatibility()]) await connection.run(sql);
+    const stage = await this.#connection('stage');
+    await stage.run(`CREATE TEMP TABLE IF NOT EXISTS ${LOAD_TABLE} (${dialect.loadTableColumns()})`);
+  }
+
+  async stage(rows: readonly ClaimRow[]): Promise<StageResult> {
+    if (rows.length === 0) return { received: 0, staged: 0 };
+    return this.#stageLock.run(async () => {
+      const connection = await this.#connection('stage');
+      await connection.run(`DELETE FROM ${LOAD_TABLE}`);
+      const appender = await connection.createAppender(LOAD_TABLE, 'main', 'temp');
+      try {
+        for (const row of rows) {
+          for (const column of ROW_COLUMNS) appendCell(appender, column.type, row[column.name]);
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      const [toStaging, toHistory] = dialect.stageFrom(LOAD_TABLE, new Date().toISOString());
+      const staged = await this.#transaction(connection, async () => {
+        const result = await connection.run(toStaging as string);
+        await connection.run(toHistory as string);
+        return Number(result.rowsChanged);
+      });
+      return { received: rows.length, staged };
+    });
+  }
+
+  async merge(hook?: MergeStepHook): Promise<MergeResult> {
+    return this.#mergeLock.run(async () => {
+      const connection = await this.#connection('merge');
+      const runId = randomUUID();
+      const statements = dialect.merge(runId, new Date().toISOString());
+      return this.#transaction(connection, async () => {
+        const claimed = Number((await connection.run(statements.claim)).rowsChanged);
+        if (claimed === 0) return NOTHING_MERGED;
+        await hook?.('claimed');
+        const stats = (await connection.runAndReadAll(statements.stats)).getRowObjectsJS()[0] ?? {};
+        await hook?.('planned');
+        const [toDestination, toTombstones, deleteClaimed] = statements.apply;
+        await connection.run(toDestination as string);
+        await connection.run(toTombstones as string);
+        await hook?.('applied');
+        await connection.run(deleteClaimed as string);
+        await hook?.('deleted');
+        const count = (key: string): number => Number(stats[key] ?? 0);
+        return {
+          runId,
+          events: count('events'),
+          claims: count('claims'),
+          inserted: count('inserted'),
+          updated: count('updated'),
+          deleted: count('deleted'),
+          tombstonedOnly: count('tombstonedOnly'),
+          stale: count('stale'),
+        };
+      });
+    });
+  }
+
+  async query(sql: string): Promise<ResultRow[]> {
+    const reader = await (await this.#connection('query')).runAndReadAll(sql);
+    return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toJsonValue(v)])));
+  }
+
+  async status(): Promise<WarehouseStatus> {
+    const [row] = await this.query(dialect.status());
+    const n = (key: string): number => Number(row?.[key] ?? 0);
+    return {
+      staged: n('staged'),
+      history: n('history'),
+      destination: n('destination'),
+      tombstones: n('tombstones'),
+      oldestStagedMicros: row?.oldestStagedMicros === null || row?.oldestStagedMicros === undefined ? null : Number(row.oldestStagedMicros),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#mergeLock.run(async () => undefined);
+    await this.#stageLock.run(async () => undefined);
+    for (const connection of [this.#stageConnection, this.#mergeConnection, this.#queryConnection]) connection?.closeSync();
+    this.instance.closeSync();
+  }
+
+  async #connection(kind: 'stage' | 'merge' | 'query'): Promise<DuckDBConnection> {
+    if (kind === 'stage') return (this.#stageConnection ??= await this.instance.connect());
+    if (kind === 'merge') return (this.#mergeConnection ??= await this.instance.connect());
+    return (this.#queryConnection ??= await this.instance.connect());
+  }
+
+  async #transaction<T>(connection: DuckDBConnection, body: () => Promise<T>): Promise<T> {
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      const result = await body();
+      await connection.run('COMMIT');
+      return result;
+    } catch (error) {
+      await connection.run('ROLLBACK');
+      throw error;
+    }
+  }
+}

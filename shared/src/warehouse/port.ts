@@ -1,0 +1,67 @@
+import type { ClaimRow } from '../domain/columns';
+
+/** What one merge run did. */
+export interface MergeResult {
+  /** The run's id ('' when there was nothing to merge). */
+  readonly runId: string;
+  /** Staged events claimed and removed from staging. */
+  readonly events: number;
+  /** Distinct claims among them. */
+  readonly claims: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  /** REMOVEs of claims the destination did not hold: only a tombstone is written. */
+  readonly tombstonedOnly: number;
+  /** Claims whose newest staged event was not newer than the destination or tombstone. */
+  readonly stale: number;
+}
+
+/** What one stage call did. */
+export interface StageResult {
+  /** Rows received. */
+  readonly received: number;
+  /** New events written to staging and history (the rest were duplicates). */
+  readonly staged: number;
+}
+
+/** Counts across the warehouse tables. */
+export interface WarehouseStatus {
+  readonly staged: number;
+  readonly history: number;
+  readonly destination: number;
+  readonly tombstones: number;
+  /** eventCreationUnixTime (µs) of the oldest unmerged event, or null when staging is empty. */
+  readonly oldestStagedMicros: number | null;
+}
+
+/** A row read back from the warehouse, values converted to JSON-friendly types. */
+export type ResultRow = Record<string, string | number | boolean | null>;
+
+/** Test/chaos hook called between the steps of a merge; throwing from it simulates a crash at that point. */
+export type MergeStepHook = (step: 'claimed' | 'planned' | 'applied' | 'deleted') => Promise<void> | void;
+
+/**
+ * The warehouse port: what load and merge need, whatever the warehouse. Adapters: DuckDB (embedded) and Snowflake.
+ * Every method is safe to call again with the same input (at-least-once delivery).
+ */
+export interface Warehouse {
+  /** Creates the tables (idempotent). */
+  init(): Promise<void>;
+  /** Stages a batch into staging and history in one transaction, idempotently by event id. */
+  stage(rows: readonly ClaimRow[]): Promise<StageResult>;
+  /** One merge run in one transaction (see `Dialect.merge`). */
+  merge(hook?: MergeStepHook): Promise<MergeResult>;
+  /** Runs a query and returns its rows. */
+  query(sql: string): Promise<ResultRow[]>;
+  status(): Promise<WarehouseStatus>;
+  close(): Promise<void>;
+}
+
+/** The warehouse could not do what was asked (connection, SQL, transaction). Carries no row values. */
+export class WarehouseError extends Error {
+  override readonly name = 'WarehouseError';
+}
+
+/** Empty merge result. */
+export const NOTHING_MERGED: MergeResult = { runId: '', events: 0, claims: 0, inserted: 0, updated: 0, deleted: 0, tombstonedOnly: 0, stale: 0 };

@@ -1,0 +1,121 @@
+/**
+ * Event factories for every test in the repository: change records, Kinesis/SQS Lambda events, and the
+ * merge-rules oracle. One module, so the record format and the expected outcome are written once.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KinesisStreamEvent, KinesisStreamRecord, SQSEvent, SQSRecord } from 'aws-lambda';
+import { buildChangeRecord } from '../src/domain/change-record';
+import type { ChangeEvent, EventName } from '../src/domain/change-event';
+import type { Claim, ClaimStatus } from '../src/domain/claim';
+import type { ClaimRow } from '../src/domain/columns';
+import { toClaimRow } from '../src/domain/flatten';
+import { generateClaims } from '../src/domain/generator';
+import { compareEvents, decide, versionKey } from '../src/domain/merge-rules';
+
+export const TABLE_NAME = 'InsuranceClaims';
+
+/** One change, as a test describes it. */
+export interface Op {
+  readonly eventName: EventName;
+  readonly claim: Claim;
+  /** Microseconds since the epoch. */
+  readonly micros: number;
+  readonly seq?: string;
+  readonly eventId?: string;
+}
+
+/** Deterministic claims. */
+export const claims = (count: number, seed = 7): Claim[] => generateClaims(count, seed);
+
+/** A copy of `claim` with another status. */
+export const withStatus = (claim: Claim, status: ClaimStatus): Claim => ({ ...claim, claim_status: status });
+
+let counter = 0;
+/** A fresh event id (deterministic within a run). */
+export const nextEventId = (): string => `evt-${String((counter += 1)).padStart(8, '0')}`;
+
+/** The DynamoDB→Kinesis payload of an op, as the stream carries it. */
+export const changeRecord = (op: Op, oldImage?: Claim): Record<string, unknown> =>
+  buildChangeRecord({
+    eventName: op.eventName,
+    tableName: TABLE_NAME,
+    keys: { claim_id: op.claim.claim_id },
+    ...(op.eventName === 'REMOVE' ? {} : { newImage: op.claim }),
+    ...(op.eventName === 'INSERT' ? {} : { oldImage: oldImage ?? op.claim }),
+    micros: op.micros,
+    eventId: op.eventId ?? randomUUID(),
+  }) as unknown as Record<string, unknown>;
+
+/** The same op as a millisecond record from an older stream (no precision field). */
+export const millisecondRecord = (op: Op): Record<string, unknown> => {
+  const record = changeRecord(op) as { dynamodb: Record<string, unknown> };
+  delete record.dynamodb.ApproximateCreationDateTimePrecision;
+  record.dynamodb.ApproximateCreationDateTime = Math.floor(op.micros / 1000);
+  return record;
+};
+
+/** The ChangeEvent an op decodes to. */
+export const changeEvent = (op: Op): ChangeEvent => ({
+  eventId: op.eventId ?? nextEventId(),
+  eventName: op.eventName,
+  claimId: op.claim.claim_id,
+  eventCreationUnixTime: String(op.micros),
+  sequenceNumber: op.seq ?? '',
+  ...(op.eventName === 'REMOVE' ? { oldImage: op.claim } : { newImage: op.claim }),
+});
+
+/** The row an op stages. */
+export const row = (op: Op): ClaimRow => toClaimRow(changeEvent(op));
+
+/** A Kinesis Lambda event carrying payloads (objects are JSON-encoded, strings sent as their UTF-8 bytes). */
+export const kinesisEvent = (payloads: ReadonlyArray<Record<string, unknown> | string>, firstSeq = 1000): KinesisStreamEvent => ({
+  Records: payloads.map((payload, i): KinesisStreamRecord => {
+    const sequenceNumber = String(49_600_000_000_000 + firstSeq + i);
+    return {
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: 'A1B2C3',
+        sequenceNumber,
+        data: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)).toString('base64'),
+        approximateArrivalTimestamp: 1_731_924_555.932,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `shardId-000000000000:${sequenceNumber}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/transform',
+      awsRegion: 'us-east-1',
+      eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/InsuranceClaimsStream',
+    };
+  }),
+});
+
+/** An SQS Lambda event with these bodies. */
+export const sqsEvent = (bodies: readonly string[]): SQSEvent => ({
+  Records: bodies.map(
+    (body, i): SQSRecord => ({
+      messageId: `msg-${i}`,
+      receiptHandle: `rh-${i}`,
+      body,
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1731924555932', SenderId: 'AIDA', ApproximateFirstReceiveTimestamp: '1731924555932' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:claims-cdc-load',
+      awsRegion: 'us-east-1',
+    }),
+  ),
+});
+
+/** What the destination must hold after any delivery of `rows`: the merge-rules oracle, in memory. */
+export const expectedDestination = (rows: readonly ClaimRow[]): Map<string, ClaimRow> => {
+  const byClaim = new Map<string, ClaimRow[]>();
+  for (const r of rows) byClaim.set(String(r.claimId), [...(byClaim.get(String(r.claimId)) ?? []), r]);
+  const result = new Map<string, ClaimRow>();
+  const asVersioned = (r: ClaimRow) => ({ eventCreationUnixTime: String(r.eventCreationUnixTime), sequenceNumber: String(r.sequenceNumber ?? ''), eventId: String(r.eventId) });
+  for (const [claimId, events] of byClaim) {
+    const newest = [...events].sort((a, b) => compareEvents(asVersioned(a), asVersioned(b))).at(-1) as ClaimRow;
+    if (decide(newest.eventName as EventName, versionKey(asVersioned(newest)), undefined, undefined) === 'upsert') result.set(claimId, newest);
+  }
+  return result;
+};
