@@ -12,3 +12,4 @@ export * from './warehouse/dialect';
 export * from './warehouse/port';
 export * from './warehouse/tables';
 export * from './domain/change-record';
+export * from './domain/quarantine';
