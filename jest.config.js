@@ -10,7 +10,7 @@ module.exports = {
   testTimeout: 60_000,
   projects: [
     project('shared', ['<rootDir>/shared']),
-    project('services', ['<rootDir>/services']),
+    project('services', ['<rootDir>/services'], { setupFiles: ['<rootDir>/services/jest-env.ts'] }),
     project('local', ['<rootDir>/local']),
   ],
 };

@@ -1,0 +1,100 @@
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { joinQuarantineParts, parseRowMessage, type QuarantineMessage } from '@claims-cdc/shared';
+import { changeRecord, claims, kinesisEvent, row } from '@claims-cdc/shared/test-support/factories';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Context } from 'aws-lambda';
+import { handler, transform } from '../src/handlers/transform';
+
+const sqs = mockClient(SQSClient);
+const LOAD = process.env.LOAD_QUEUE_URL as string;
+const QUARANTINE = process.env.QUARANTINE_QUEUE_URL as string;
+const T = 1_732_000_000_000_000;
+const sample = claims(6, 5);
+const good = sample.map((claim, i) => changeRecord({ eventName: 'INSERT', claim, micros: T + i }));
+
+const sentTo = (queueUrl: string): string[] =>
+  sqs.commandCalls(SendMessageBatchCommand).filter((call) => call.args[0].input.QueueUrl === queueUrl).flatMap((call) => (call.args[0].input.Entries ?? []).map((e) => e.MessageBody as string));
+
+beforeEach(() => {
+  sqs.reset();
+  sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string }> }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id })), Failed: [] }));
+});
+
+describe('transform', () => {
+  it('packs every row of a batch into load-queue messages, in order, and fails nothing', async () => {
+    // Act
+    const response = await transform(kinesisEvent(good));
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const rows = sentTo(LOAD).flatMap(parseRowMessage);
+    expect(rows.map((r) => r.claimId)).toEqual(sample.map((c) => c.claim_id));
+    expect(sentTo(LOAD)).toHaveLength(1);
+  });
+
+  const poison: Array<[string, string | Record<string, unknown>, string]> = [
+    ['not JSON', '{not json', 'not-json'],
+    ['not a claim (Powertools sample item)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ApproximateCreationDateTime: 1, Keys: { id: { S: 'x' } }, NewImage: { id: { S: 'x' } }, SizeBytes: 1 } }, 'not-a-claim'],
+    ['wrong types', changeRecord({ eventName: 'INSERT', claim: { ...(sample[0] as object), total_charge: 'x' } as never, micros: T }), 'claim-schema'],
+    ['unknown eventName', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), eventName: 'TRUNCATE' }, 'unknown-event-name'],
+  ];
+
+  it.each(poison)('quarantines %s with its reason and raw payload, and does not fail it', async (_name, payload, reason) => {
+    // Prepare
+    const event = kinesisEvent([good[0] as Record<string, unknown>, payload, good[1] as Record<string, unknown>]);
+    // Act
+    const response = await transform(event);
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const [message] = sentTo(QUARANTINE).map((b) => JSON.parse(b) as QuarantineMessage);
+    expect(message).toMatchObject({ reason, origin: { stage: 'transform', id: event.Records[1]?.kinesis.sequenceNumber } });
+    expect(message?.payload).toBe(event.Records[1]?.kinesis.data);
+    expect(sentTo(LOAD).flatMap(parseRowMessage)).toHaveLength(2);
+  });
+
+  it('quarantines a row larger than a queue message, whole, in parts', async () => {
+    // Prepare
+    const huge = { ...(sample[2] as object), adjuster_notes: 'x'.repeat(300_000) } as never;
+    const event = kinesisEvent([changeRecord({ eventName: 'INSERT', claim: huge, micros: T })]);
+    // Act
+    const response = await transform(event);
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const parts = sentTo(QUARANTINE).map((b) => JSON.parse(b) as QuarantineMessage);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts[0]?.reason).toBe('too-large');
+    expect(joinQuarantineParts(parts)).toBe(event.Records[0]?.kinesis.data);
+    expect(sentTo(LOAD)).toEqual([]);
+  });
+
+  it('reports exactly the records whose load message could not be sent, after retries', async () => {
+    // Prepare: the load queue always fails
+    sqs.on(SendMessageBatchCommand, { QueueUrl: LOAD }).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'InternalError', SenderFault: false }] });
+    const event = kinesisEvent(good.slice(0, 3));
+    // Act
+    const plain = await transform(event).catch((error: Error) => error);
+    const wrapped = await handler(event, {} as Context).catch((error: Error) => error);
+    // Assess: every record of the failed message fails; as the whole batch failed, Powertools throws so Lambda retries
+    expect((plain as Error).name).toBe('FullBatchFailureError');
+    expect((wrapped as Error).name).toBe('FullBatchFailureError');
+  });
+
+  it('fails only the records of the message that failed when others went through', async () => {
+    // Prepare: messages limited to one row each; the second message fails every time
+    let call = 0;
+    sqs.on(SendMessageBatchCommand, { QueueUrl: LOAD }).callsFake((input: { Entries: Array<{ Id: string }> }) => {
+      call += 1;
+      return { Successful: input.Entries.filter((e) => e.Id !== '1').map((e) => ({ Id: e.Id })), Failed: input.Entries.filter((e) => e.Id === '1').map((e) => ({ Id: e.Id, Code: 'Throttled', SenderFault: false })) };
+    });
+    const { deliverRecords } = await import('../src/deliver');
+    const event = kinesisEvent(good.slice(0, 3));
+    const { sendBodies } = await import('@claims-cdc/shared/aws/sqs-sender');
+    const oneRowPerMessage = Math.ceil(1.5 * Buffer.byteLength(JSON.stringify(row({ eventName: 'INSERT', claim: sample[0] as never, micros: T }))));
+    // Act
+    const { outcomes } = await deliverRecords(event.Records, { loadQueueUrl: LOAD, quarantineQueueUrl: QUARANTINE, maxMessageBytes: oneRowPerMessage }, (url, bodies) =>
+      sendBodies(new SQSClient({}), url, bodies, { baseDelayMs: 1 }),
+    );
+    // Assess
+    expect([...outcomes.keys()]).toEqual([event.Records[1]?.kinesis.sequenceNumber]);
+    expect(call).toBeGreaterThan(1);
+  });
+});
