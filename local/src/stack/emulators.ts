@@ -1,0 +1,146 @@
+/**
+ * Starts the AWS stand-ins on 127.0.0.1 with ephemeral ports: dynalite (DynamoDB, in memory), kinesalite (Kinesis,
+ * in memory, behind an HTTP/1.1 + HTTP/2 front door) and fauxqs (SQS, in a child process because it is ESM-only).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+import { startHttp2Bridge } from './kinesis-http2-bridge';
+
+/** Where the emulators listen. */
+export interface EmulatorEndpoints {
+  /** dynalite itself (the stack puts the capture proxy in front of it). */
+  dynamodb: string;
+  /** kinesalite's front door: accepts HTTP/1.1 and the SDK's default HTTP/2. */
+  kinesis: string;
+  /** kinesalite directly (HTTP/1.1 only). */
+  kinesisHttp1: string;
+  /** fauxqs. */
+  sqs: string;
+}
+
+/** Running emulators. */
+export interface Emulators {
+  readonly endpoints: EmulatorEndpoints;
+  /** Stops all three; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  region?: string;
+  /** Kinesis shard limit (kinesalite defaults to 10). */
+  shardLimit?: number;
+  /** How long to wait for the SQS emulator process to come up. */
+  startTimeoutMs?: number;
+}
+
+/** Raised when an emulator does not start. */
+export class EmulatorStartError extends Error {
+  override readonly name = 'EmulatorStartError';
+}
+
+/** Starts dynalite, kinesalite and fauxqs; stops whatever started if one of them fails. */
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    const errors: unknown[] = [];
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  };
+  try {
+    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const dynamoPort = await listen(dynamo);
+    stops.push(() => closeServer(dynamo));
+
+    const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: options.shardLimit ?? 64 });
+    const kinesisPort = await listen(kinesis);
+    stops.push(() => closeServer(kinesis));
+    const bridge = await startHttp2Bridge(kinesisPort);
+    stops.push(() => bridge.close());
+
+    const sqs = await startFauxqsProcess(options.region ?? 'us-east-1', options.startTimeoutMs ?? 30_000);
+    stops.push(sqs.stop);
+
+    return {
+      endpoints: {
+        dynamodb: `http://127.0.0.1:${dynamoPort}`,
+        kinesis: `http://127.0.0.1:${bridge.port}`,
+        kinesisHttp1: `http://127.0.0.1:${kinesisPort}`,
+        sqs: sqs.endpoint,
+      },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+function listen(server: http.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Closes a dynalite/kinesalite server: both wrap close() to also close their store. */
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error?: Error) => (error ? reject(error) : resolve()));
+    // Keep-alive sockets of our own clients would otherwise hold close() open.
+    server.closeAllConnections();
+  });
+}
+
+async function startFauxqsProcess(region: string, timeoutMs: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const entry = path.join(__dirname, 'fauxqs-process.mjs');
+  const child: ChildProcess = fork(entry, [], {
+    execArgv: [],
+    env: { ...process.env, FAUXQS_REGION: region, NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new EmulatorStartError(`SQS emulator (fauxqs) did not start within ${timeoutMs} ms: ${stderr.trim()}`));
+    }, timeoutMs);
+    child.on('message', (message: { type?: string; endpoint?: string }) => {
+      if (message?.type === 'ready' && message.endpoint) {
+        clearTimeout(timer);
+        resolve(message.endpoint);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new EmulatorStartError(`SQS emulator (fauxqs) exited with code ${code}: ${stderr.trim()}`));
+    });
+  });
+
+  return {
+    endpoint,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      if (child.connected) child.send({ type: 'stop' });
+      else child.kill('SIGTERM');
+      await exited;
+      clearTimeout(killer);
+      child.stderr?.destroy();
+    },
+  };
+}

@@ -1,0 +1,309 @@
+/**
+ * Lambda's Kinesis event source mapping, locally: one loop per shard, records in order, a checkpoint per shard.
+ *
+ * - Success: checkpoint after the batch's last record.
+ * - Partial failure (`batchItemFailures`): records before the lowest failed sequence number are checkpointed and
+ *   the next batch starts at that record. An item identifier that is missing or not in the batch fails the whole
+ *   batch, as on Lambda.
+ * - Thrown error: with bisectBatchOnFunctionError the batch is split in half and retried (splits consume no retry);
+ *   a one-record batch (or any batch without bisect) is retried up to maxRetryAttempts times, then its metadata goes
+ *   to the on-failure queue (Lambda's OnFailure destination format) and the shard moves on past it.
+ * - Resharding is not followed; a closed shard's loop ends.
+ */
+import {
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  type _Record as KinesisRecord,
+} from '@aws-sdk/client-kinesis';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisMappingConfig } from './local-config';
+import { createLambdaContext, describeError, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters } from './lambda-runtime';
+
+/** The transform handler's contract. */
+export type KinesisHandler = LambdaHandler<KinesisStreamEvent, KinesisStreamBatchResponse | void | undefined>;
+
+export interface KinesisPollerOptions {
+  kinesis: KinesisClient;
+  /** Needed when `onFailureQueueUrl` is set. */
+  sqs?: SQSClient;
+  streamName: string;
+  streamArn: string;
+  shardIds: string[];
+  region: string;
+  handler: KinesisHandler;
+  function: FunctionIdentity;
+  /** Role ARN reported as invokeIdentityArn. */
+  roleArn: string;
+  mapping: Pick<
+    KinesisMappingConfig,
+    'batchSize' | 'batchingWindowMs' | 'startingPosition' | 'maxRetryAttempts' | 'bisectBatchOnFunctionError' | 'idlePollMs'
+  >;
+  /** Where exhausted batches' metadata goes; without it they are counted and skipped. */
+  onFailureQueueUrl?: string;
+}
+
+/** Counters of the Kinesis poller. */
+export interface KinesisPollerCounters extends PollerCounters {
+  /** Batches given up on after their retries (metadata sent to the on-failure queue). */
+  discardedBatches: number;
+  /** Records in those batches. */
+  discardedRecords: number;
+  /** Records fetched but not yet checkpointed, over all shards. */
+  pendingRecords: number;
+  /** Per shard: last checkpointed sequence number and MillisBehindLatest of the last read. */
+  shards: Record<string, { checkpoint?: string; millisBehindLatest?: number }>;
+}
+
+/** A running Kinesis poller. */
+export interface KinesisPoller {
+  counters(): KinesisPollerCounters;
+  /** Finishes the invocation in flight (and its checkpoint), then stops every shard loop. */
+  stop(): Promise<void>;
+}
+
+/** Lambda's on-failure destination record for a Kinesis batch. */
+export interface KinesisOnFailureRecord {
+  requestContext: { requestId: string; functionArn: string; condition: 'RetryAttemptsExhausted'; approximateInvokeCount: number };
+  responseContext: { statusCode: number; executedVersion: string; functionError: string };
+  version: '1.0';
+  timestamp: string;
+  KinesisBatchInfo: {
+    shardId: string;
+    startSequenceNumber: string;
+    endSequenceNumber: string;
+    approximateArrivalOfFirstRecord: string;
+    approximateArrivalOfLastRecord: string;
+    batchSize: number;
+    streamArn: string;
+  };
+}
+
+type Outcome = { kind: 'success' } | { kind: 'partial'; firstFailed: number; failed: number } | { kind: 'error'; message: string };
+
+/** Starts one loop per shard. */
+export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller {
+  const abort = new AbortController();
+  const counters = {
+    invocations: 0,
+    records: 0,
+    failures: 0,
+    batchItemFailures: 0,
+    discardedBatches: 0,
+    discardedRecords: 0,
+    lastError: undefined as string | undefined,
+  };
+  const shardStates = new Map<string, ShardState>();
+  const loops = options.shardIds.map((shardId) => {
+    const state: ShardState = { pending: [] };
+    shardStates.set(shardId, state);
+    return runShard(shardId, state).catch((error: unknown) => {
+      counters.lastError = `shard ${shardId} stopped: ${describeError(error)}`;
+    });
+  });
+
+  async function runShard(shardId: string, state: ShardState): Promise<void> {
+    const { mapping } = options;
+    let iterator: string | undefined = await getIterator(shardId, state);
+    let attempts = 0;
+    // After a bisect, batches stay at the split size until every record of the batch that failed is done.
+    let limit = mapping.batchSize;
+    let splitRemaining = 0;
+    let readSince: number | undefined;
+    const consumed = (count: number) => {
+      checkpoint(state, count);
+      splitRemaining = Math.max(0, splitRemaining - count);
+      if (splitRemaining === 0) limit = mapping.batchSize;
+    };
+
+    while (!abort.signal.aborted) {
+      // Read until a full batch is available or the batching window since the first unread record has passed.
+      if (iterator && state.pending.length < mapping.batchSize) {
+        try {
+          const reply = await options.kinesis.send(
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.max(mapping.batchSize - state.pending.length, 1) }),
+            { abortSignal: abort.signal },
+          );
+          iterator = reply.NextShardIterator;
+          state.millisBehindLatest = reply.MillisBehindLatest;
+          for (const record of reply.Records ?? []) {
+            state.pending.push(record);
+            state.lastFetched = record.SequenceNumber;
+          }
+        } catch (error) {
+          if (abort.signal.aborted) break;
+          if (error instanceof ExpiredIteratorException) {
+            iterator = await getIterator(shardId, state);
+            continue;
+          }
+          counters.lastError = `GetRecords ${shardId}: ${describeError(error)}`;
+          await sleep(mapping.idlePollMs * 5, abort.signal);
+          continue;
+        }
+      }
+      if (state.pending.length === 0) {
+        readSince = undefined;
+        if (!iterator) return; // Shard closed and fully processed.
+        await sleep(mapping.idlePollMs, abort.signal);
+        continue;
+      }
+      readSince ??= Date.now();
+      const windowOpen = Date.now() - readSince < mapping.batchingWindowMs;
+      if (state.pending.length < mapping.batchSize && windowOpen && iterator) {
+        await sleep(Math.min(mapping.idlePollMs, mapping.batchingWindowMs), abort.signal);
+        continue;
+      }
+
+      const batch = state.pending.slice(0, Math.min(limit, splitRemaining || mapping.batchSize));
+      const outcome = await invoke(shardId, batch);
+      if (outcome.kind === 'success') {
+        consumed(batch.length);
+        attempts = 0;
+        readSince = undefined;
+        continue;
+      }
+      counters.failures += 1;
+      if (outcome.kind === 'partial' && outcome.firstFailed > 0) {
+        // Everything before the lowest failed record is done; the failed record has used its first attempt.
+        consumed(outcome.firstFailed);
+        attempts = 1;
+        continue;
+      }
+      if (outcome.kind === 'error' && mapping.bisectBatchOnFunctionError && batch.length > 1) {
+        if (splitRemaining === 0) splitRemaining = batch.length;
+        limit = Math.ceil(batch.length / 2);
+        continue;
+      }
+      attempts += 1;
+      if (attempts > mapping.maxRetryAttempts) {
+        const sent = await sendToOnFailure(shardId, batch, attempts, outcome);
+        if (!sent) continue; // Not checkpointed: retried after the destination recovers.
+        consumed(batch.length);
+        counters.discardedBatches += 1;
+        counters.discardedRecords += batch.length;
+        attempts = 0;
+      }
+    }
+  }
+
+  async function getIterator(shardId: string, state: ShardState): Promise<string | undefined> {
+    const after = state.lastFetched;
+    const reply = await options.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: options.streamName,
+        ShardId: shardId,
+        ...(after
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
+          : { ShardIteratorType: options.mapping.startingPosition }),
+      }),
+    );
+    return reply.ShardIterator;
+  }
+
+  function checkpoint(state: ShardState, count: number): void {
+    const done = state.pending.splice(0, count);
+    state.checkpoint = done[done.length - 1]?.SequenceNumber ?? state.checkpoint;
+  }
+
+  async function invoke(shardId: string, batch: KinesisRecord[]): Promise<Outcome> {
+    const event: KinesisStreamEvent = { Records: batch.map((r) => toLambdaRecord(shardId, r)) };
+    counters.invocations += 1;
+    counters.records += batch.length;
+    let result: KinesisStreamBatchResponse | void | undefined;
+    try {
+      result = await options.handler(event, createLambdaContext(options.function));
+    } catch (error) {
+      counters.lastError = describeError(error);
+      return { kind: 'error', message: counters.lastError };
+    }
+    const failures = result?.batchItemFailures ?? [];
+    if (failures.length === 0) return { kind: 'success' };
+    counters.batchItemFailures += failures.length;
+    const positions = failures.map((f) => batch.findIndex((r) => r.SequenceNumber === f.itemIdentifier));
+    if (positions.some((p) => p < 0)) {
+      counters.lastError = 'batchItemFailures named an item that is not in the batch; whole batch failed';
+      return { kind: 'error', message: counters.lastError };
+    }
+    counters.lastError = `${failures.length} record(s) reported failed`;
+    return { kind: 'partial', firstFailed: Math.min(...positions), failed: failures.length };
+  }
+
+  function toLambdaRecord(shardId: string, record: KinesisRecord): KinesisStreamRecord {
+    return {
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: record.PartitionKey!,
+        sequenceNumber: record.SequenceNumber!,
+        data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
+        approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp ?? new Date()).getTime() / 1000,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${shardId}:${record.SequenceNumber}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: options.roleArn,
+      awsRegion: options.region,
+      eventSourceARN: options.streamArn,
+    };
+  }
+
+  async function sendToOnFailure(shardId: string, batch: KinesisRecord[], attempts: number, outcome: Outcome): Promise<boolean> {
+    if (!options.onFailureQueueUrl || !options.sqs) return true;
+    const first = batch[0]!;
+    const last = batch[batch.length - 1]!;
+    const message: KinesisOnFailureRecord = {
+      requestContext: {
+        requestId: createLambdaContext(options.function).awsRequestId,
+        functionArn: options.function.functionArn,
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: attempts,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: outcome.kind === 'error' ? 'Unhandled' : 'PartialBatchFailure' },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      KinesisBatchInfo: {
+        shardId,
+        startSequenceNumber: first.SequenceNumber!,
+        endSequenceNumber: last.SequenceNumber!,
+        approximateArrivalOfFirstRecord: (first.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+        approximateArrivalOfLastRecord: (last.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+        batchSize: batch.length,
+        streamArn: options.streamArn,
+      },
+    };
+    try {
+      await options.sqs.send(new SendMessageCommand({ QueueUrl: options.onFailureQueueUrl, MessageBody: JSON.stringify(message) }));
+      return true;
+    } catch (error) {
+      counters.lastError = `on-failure destination: ${describeError(error)}`;
+      await sleep(options.mapping.idlePollMs * 5, abort.signal);
+      return false;
+    }
+  }
+
+  return {
+    counters() {
+      const shards: KinesisPollerCounters['shards'] = {};
+      let pendingRecords = 0;
+      for (const [shardId, state] of shardStates) {
+        shards[shardId] = { checkpoint: state.checkpoint, millisBehindLatest: state.millisBehindLatest };
+        pendingRecords += state.pending.length;
+      }
+      return { ...counters, pendingRecords, shards };
+    },
+    async stop() {
+      abort.abort();
+      await Promise.all(loops);
+    },
+  };
+}
+
+interface ShardState {
+  /** Fetched, not yet checkpointed, in sequence order. */
+  pending: KinesisRecord[];
+  checkpoint?: string;
+  lastFetched?: string;
+  millisBehindLatest?: number;
+}

@@ -1,0 +1,75 @@
+/**
+ * What the pollers need to call a handler the way Lambda does: the handler type, a real-shaped Context,
+ * and an error summary that never carries payload contents.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+
+/** A Lambda handler as the local pollers invoke it (async style; middy-wrapped handlers fit). */
+export type LambdaHandler<TEvent, TResult> = (event: TEvent, context: Context) => Promise<TResult>;
+
+/** Identity of a function as Lambda would report it. */
+export interface FunctionIdentity {
+  functionName: string;
+  functionArn: string;
+  memoryMb?: number;
+  /** The function timeout used for getRemainingTimeInMillis (not enforced: a local handler cannot be preempted). */
+  timeoutMs?: number;
+}
+
+/** A fresh Context for one invocation. */
+export function createLambdaContext(fn: FunctionIdentity): Context {
+  const deadline = Date.now() + (fn.timeoutMs ?? 60_000);
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: fn.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: fn.functionArn,
+    memoryLimitInMB: String(fn.memoryMb ?? 1024),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.functionName}`,
+    logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * "Name: message" of an error, cut short. Handlers must not put PHI in error messages (team standard); this keeps
+ * accidental payload dumps in a message from growing a status line without bound.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 300);
+  return `non-Error thrown (${typeof error})`;
+}
+
+/** Counters every poller exposes. */
+export interface PollerCounters {
+  /** Handler invocations. */
+  invocations: number;
+  /** Records delivered to the handler, retries included. */
+  records: number;
+  /** Invocations that threw or reported at least one failed item. */
+  failures: number;
+  /** Items reported in batchItemFailures. */
+  batchItemFailures: number;
+  /** The last failure (error name and message, or a description), without record contents. */
+  lastError?: string;
+}
+
+/** A setTimeout that an AbortSignal cuts short (resolves, never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,382 @@
+/**
+ * The embedded stack: emulators, the DynamoDB → Kinesis capture, the resources, the pollers that play Lambda's event
+ * source mappings, and the local HTTP API — composed, started in order and stopped in reverse.
+ *
+ * Handlers create their SDK clients and read their settings when their module loads, so the environment
+ * (AWS_ENDPOINT_URL_*, region, dummy credentials, queue URLs, table name) is set first and handler modules are
+ * imported afterwards. Handlers passed in as functions are used as they are (tests use fakes).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
+import { startApiServer, type ApiServer, type ApiServerCounters, type ControlHandler, type HttpApiHandler } from './api-server';
+import { applyEnvironment, awsEnvironment, createStackClients, LOCAL_CREDENTIALS, type AwsEndpoints, type StackClients } from './aws-env';
+import { startDdbKinesisCapture, type CaptureStats, type DdbKinesisCapture } from './ddb-kinesis-capture';
+import { startEmulators, type Emulators } from './emulators';
+import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
+import { describeError } from './lambda-runtime';
+import { arns, loadStackConfig, type HandlerRef, type QueueKey, type StackConfig, type StackConfigOverrides } from './local-config';
+import { createResources, type StackResources } from './resources';
+import { startSchedulePoller, type ScheduledHandler, type SchedulePoller, type SchedulePollerCounters } from './schedule-poller';
+import { startSqsPoller, type SqsHandler, type SqsPoller, type SqsPollerCounters } from './sqs-poller';
+import { readStackInfo, removeStackInfo, writeStackInfo } from './stack-client';
+
+/** The four handlers the stack invokes. */
+export interface StackHandlers {
+  transform: KinesisHandler;
+  load: SqsHandler;
+  merge: ScheduledHandler;
+  api: HttpApiHandler;
+}
+
+/** A pipeline stage the stack can run without. */
+export type StackStage = keyof StackHandlers;
+
+export interface StartStackOptions {
+  /** Where the stack keeps its files (state file, warehouse); default `.claims-cdc` under the current directory. */
+  stateDir?: string;
+  /** Any setting of the stack config (names, mapping settings); see local-config.ts. */
+  config?: StackConfigOverrides;
+  /** Shortcuts for common config overrides. */
+  shardCount?: number;
+  mergeIntervalMs?: number;
+  transformBatchSize?: number;
+  loadBatchSize?: number;
+  /**
+   * Use these endpoints (LocalStack, or AWS when a service's endpoint is omitted) instead of starting emulators.
+   * No capture is started: DynamoDB's own Kinesis streaming destination is enabled on the table instead.
+   * Credentials then come from the usual AWS environment.
+   */
+  external?: {
+    endpoints: Partial<AwsEndpoints>;
+    /** Turn on the table's Kinesis streaming destination (default true; false when it is already on). */
+    enableStreamingDestination?: boolean;
+  };
+  /** Handler functions to use; the others are imported from the modules named in the config after env is set. */
+  handlers?: Partial<StackHandlers>;
+  /** Stages not to run at all (no poller, no import). */
+  disable?: StackStage[];
+  /** Extra environment for handlers (e.g. warehouse settings), set before any handler module is imported. */
+  env?: Record<string, string>;
+  /** API port on 127.0.0.1 (default: a free one) and token (default: random). */
+  apiPort?: number;
+  apiToken?: string;
+  /** Control routes served under `/_stack/<name>` (the stack adds `status`). */
+  controls?: Record<string, ControlHandler>;
+  /** Write `<stateDir>/stack.json` so other processes can find this stack (default true). */
+  writeStateFile?: boolean;
+}
+
+/** Counters of every part of a running stack. */
+export interface StackCounters {
+  capture?: CaptureStats;
+  transform?: KinesisPollerCounters;
+  load?: SqsPollerCounters;
+  merge?: SchedulePollerCounters<unknown>;
+  api: ApiServerCounters;
+}
+
+/** A running stack. */
+export interface RunningStack {
+  readonly config: StackConfig;
+  readonly stateDir: string;
+  /** The endpoints handlers and SDK scripts use (the capture proxy for DynamoDB), and the API. */
+  readonly endpoints: Partial<AwsEndpoints> & { api: string };
+  readonly token: string;
+  readonly resources: StackResources;
+  /** The variables set on process.env while the stack runs. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The stack's own SDK clients (DynamoDB through the capture, so its writes are captured too). */
+  readonly clients: StackClients;
+  counters(): StackCounters;
+  /** Messages waiting or in flight per queue. */
+  queueDepths(): Promise<Record<QueueKey, number>>;
+  /** Resolves when every change captured so far is on the stream (no-op with an external endpoint). */
+  flushCapture(): Promise<void>;
+  /** Runs the merge now (after a run in progress, never alongside it) and returns its result. */
+  triggerMerge(): Promise<unknown>;
+  registerControl(name: string, handler: ControlHandler): void;
+  /** Stops everything in reverse order, letting in-flight invocations finish; restores process.env. */
+  stop(): Promise<void>;
+}
+
+/** Raised when the stack cannot start; everything it had started is stopped again. */
+export class StackStartError extends Error {
+  override readonly name = 'StackStartError';
+}
+
+let running = false;
+/**
+ * Handler modules read env once, at import: a module imported for one stack keeps that stack's endpoints, so a later
+ * stack in the same process must not reuse it (Node caches modules). Module path → env it was imported under.
+ */
+const importedHandlerEnv = new Map<string, string>();
+
+/** Starts the embedded stack. One per process at a time. */
+export async function startStack(options: StartStackOptions = {}): Promise<RunningStack> {
+  if (running) throw new StackStartError('a stack is already running in this process');
+  const stateDir = path.resolve(options.stateDir ?? '.claims-cdc');
+  mkdirSync(stateDir, { recursive: true });
+  const other = readStackInfo(stateDir);
+  if (other && other.pid !== process.pid) {
+    throw new StackStartError(`a stack is already running for ${stateDir} (pid ${other.pid}, API ${other.apiUrl}); use it or stop it first`);
+  }
+  running = true;
+
+  // The SDK's notice that future releases need Node 22 would otherwise greet every local run (Node 20 is supported).
+  const restoreNotice = applyEnvironment({
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
+  });
+  const disabled = new Set(options.disable ?? []);
+  const stops: (() => Promise<void> | void)[] = [restoreNotice];
+  const stopAll = async () => {
+    const errors: unknown[] = [];
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    running = false;
+    if (errors.length > 0) throw errors[0];
+  };
+
+  try {
+    const config = loadStackConfig({ overrides: shortcutOverrides(options) });
+    let emulators: Emulators | undefined;
+    let capture: DdbKinesisCapture | undefined;
+    let endpoints: Partial<AwsEndpoints>;
+    let ownKinesisEndpoint: string | undefined;
+    if (options.external) {
+      endpoints = options.external.endpoints;
+      ownKinesisEndpoint = endpoints.kinesis;
+    } else {
+      emulators = await startEmulators({ region: config.region });
+      stops.push(() => emulators!.stop());
+      endpoints = { dynamodb: emulators.endpoints.dynamodb, kinesis: emulators.endpoints.kinesis, sqs: emulators.endpoints.sqs };
+      ownKinesisEndpoint = emulators.endpoints.kinesisHttp1;
+    }
+
+    const credentials = options.external ? undefined : LOCAL_CREDENTIALS;
+    const direct = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
+    stops.push(() => direct.destroy());
+    let clients = direct;
+    if (emulators) {
+      capture = await startDdbKinesisCapture({
+        dynamodbEndpoint: emulators.endpoints.dynamodb,
+        kinesis: direct.kinesis,
+        region: config.region,
+        destinations: { [config.table.name]: config.stream.name },
+      });
+      stops.push(() => capture!.stop());
+      endpoints = { ...endpoints, dynamodb: capture.endpoint };
+      // The stack's own clients go through the capture like everyone else's, so their writes are captured too.
+      clients = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
+      const own = clients;
+      stops.push(() => own.destroy());
+    }
+
+    const resources = await createResources(clients, config, {
+      enableStreamingDestination: options.external ? options.external.enableStreamingDestination !== false : false,
+    });
+
+    const env: Record<string, string> = {
+      ...awsEnvironment(endpoints, config.region, !options.external),
+      CLAIMS_TABLE_NAME: resources.table.name,
+      LOAD_QUEUE_URL: resources.queues.load.url,
+      QUARANTINE_QUEUE_URL: resources.queues.quarantine.url,
+      POWERTOOLS_LOGGER_LOG_EVENT: 'false',
+      POWERTOOLS_METRICS_NAMESPACE: 'claims-cdc',
+      // The warehouse of the embedded stack lives in its state directory (one DuckDB file, this process writes it).
+      WAREHOUSE: 'duckdb',
+      DUCKDB_PATH: path.join(stateDir, 'warehouse.duckdb'),
+      ...options.env,
+    };
+    const restoreEnv = applyEnvironment(env);
+    stops.push(restoreEnv);
+
+    const handlers = await loadHandlers(config, options.handlers ?? {}, disabled, env);
+
+    const apiServer: ApiServer = await startApiServer({
+      handler: handlers.api,
+      function: identity(config, config.api),
+      accountId: config.accountId,
+      routes: config.api.routes,
+      ...(options.apiToken ? { token: options.apiToken } : {}),
+      ...(options.apiPort !== undefined ? { port: options.apiPort } : {}),
+    });
+    let apiStopped: Promise<void> | undefined;
+    const api = { ...apiServer, url: apiServer.url, token: apiServer.token, stop: () => (apiStopped ??= apiServer.stop()) };
+    stops.push(() => api.stop());
+
+    let transform: KinesisPoller | undefined;
+    if (handlers.transform) {
+      const mapping = config.transform;
+      transform = startKinesisPoller({
+        kinesis: clients.kinesis,
+        sqs: clients.sqs,
+        streamName: resources.stream.name,
+        streamArn: resources.stream.arn,
+        shardIds: resources.stream.shardIds,
+        region: config.region,
+        handler: handlers.transform,
+        function: identity(config, mapping),
+        roleArn: arns.role(config, mapping.functionName),
+        mapping,
+        onFailureQueueUrl: resources.queues[mapping.onFailureQueue].url,
+      });
+      stops.push(() => transform!.stop());
+    }
+
+    let load: SqsPoller | undefined;
+    if (handlers.load) {
+      const mapping = config.load;
+      load = startSqsPoller({
+        sqs: clients.sqs,
+        queueUrl: resources.queues[mapping.queue].url,
+        queueArn: resources.queues[mapping.queue].arn,
+        region: config.region,
+        handler: handlers.load,
+        function: identity(config, mapping),
+        mapping,
+      });
+      stops.push(() => load!.stop());
+    }
+
+    let merge: SchedulePoller<unknown> | undefined;
+    if (handlers.merge) {
+      merge = startSchedulePoller({
+        handler: handlers.merge,
+        function: identity(config, config.merge),
+        intervalMs: config.merge.intervalMs,
+        region: config.region,
+        accountId: config.accountId,
+        ruleArn: arns.rule(config),
+      });
+      stops.push(() => merge!.stop());
+    }
+    // Stopped first: no new requests while the pipeline drains.
+    stops.push(() => api.stop());
+
+    const counters = (): StackCounters => ({
+      ...(capture ? { capture: capture.stats() } : {}),
+      ...(transform ? { transform: transform.counters() } : {}),
+      ...(load ? { load: load.counters() } : {}),
+      ...(merge ? { merge: merge.counters() } : {}),
+      api: api.counters(),
+    });
+    const queueDepths = async () => {
+      const entries = await Promise.all(
+        (Object.keys(resources.queues) as QueueKey[]).map(async (key) => {
+          const { Attributes } = await clients.sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: resources.queues[key].url,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+            }),
+          );
+          const n = (name: QueueAttributeName) => Number(Attributes?.[name] ?? 0);
+          return [key, n('ApproximateNumberOfMessages') + n('ApproximateNumberOfMessagesNotVisible') + n('ApproximateNumberOfMessagesDelayed')] as const;
+        }),
+      );
+      return Object.fromEntries(entries) as Record<QueueKey, number>;
+    };
+
+    api.registerControl('status', async () => ({
+      pid: process.pid,
+      stateDir,
+      external: Boolean(options.external),
+      resources,
+      counters: counters(),
+      queueDepths: await queueDepths(),
+    }));
+    for (const [name, handler] of Object.entries(options.controls ?? {})) api.registerControl(name, handler);
+
+    if (options.writeStateFile !== false) {
+      writeStackInfo({ pid: process.pid, apiUrl: api.url, token: api.token, startedAt: new Date().toISOString(), stateDir, endpoints });
+      stops.push(() => removeStackInfo(stateDir));
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      config,
+      stateDir,
+      endpoints: { ...endpoints, api: api.url },
+      token: api.token,
+      resources,
+      env,
+      clients,
+      counters,
+      queueDepths,
+      flushCapture: () => capture?.flush() ?? Promise.resolve(),
+      triggerMerge: () => (merge ? merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
+      registerControl: (name, handler) => api.registerControl(name, handler),
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    if (error instanceof StackStartError) throw error;
+    throw new StackStartError(`the stack did not start: ${describeError(error)}`, { cause: error });
+  }
+}
+
+function shortcutOverrides(options: StartStackOptions): StackConfigOverrides {
+  const o = options.config ?? {};
+  return {
+    ...o,
+    stream: { ...o.stream, ...(options.shardCount !== undefined ? { shardCount: options.shardCount } : {}) },
+    merge: { ...o.merge, ...(options.mergeIntervalMs !== undefined ? { intervalMs: options.mergeIntervalMs } : {}) },
+    transform: { ...o.transform, ...(options.transformBatchSize !== undefined ? { batchSize: options.transformBatchSize } : {}) },
+    load: { ...o.load, ...(options.loadBatchSize !== undefined ? { batchSize: options.loadBatchSize } : {}) },
+  };
+}
+
+function identity(config: StackConfig, ref: HandlerRef) {
+  return { functionName: ref.functionName, functionArn: arns.function(config, ref.functionName), timeoutMs: ref.timeoutMs };
+}
+
+/** Given handlers win; the others are imported now that the environment is set. */
+async function loadHandlers(
+  config: StackConfig,
+  given: Partial<StackHandlers>,
+  disabled: Set<StackStage>,
+  env: Record<string, string>,
+): Promise<Partial<StackHandlers>> {
+  const refs: Record<StackStage, HandlerRef> = { transform: config.transform, load: config.load, merge: config.merge, api: config.api };
+  const out: Partial<StackHandlers> = {};
+  const envKey = JSON.stringify(env);
+  for (const stage of Object.keys(refs) as StackStage[]) {
+    if (disabled.has(stage) || given[stage]) continue;
+    const previous = importedHandlerEnv.get(refs[stage].handlerModule);
+    if (previous !== undefined && previous !== envKey) {
+      throw new StackStartError(
+        `the ${stage} handler (${refs[stage].handlerModule}) was imported for an earlier stack in this process and keeps its endpoints; start this stack in a new process`,
+      );
+    }
+  }
+  for (const stage of Object.keys(refs) as StackStage[]) {
+    if (disabled.has(stage)) continue;
+    const provided = given[stage];
+    if (provided) {
+      (out as Record<StackStage, unknown>)[stage] = provided;
+      continue;
+    }
+    (out as Record<StackStage, unknown>)[stage] = await importHandler(stage, refs[stage]);
+    importedHandlerEnv.set(refs[stage].handlerModule, envKey);
+  }
+  return out;
+}
+
+async function importHandler(stage: StackStage, ref: HandlerRef): Promise<unknown> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(ref.handlerModule)) as Record<string, unknown>;
+  } catch (error) {
+    throw new StackStartError(`cannot load the ${stage} handler from ${ref.handlerModule}: ${describeError(error)}`, { cause: error });
+  }
+  const handler = module[ref.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[ref.handlerExport];
+  if (typeof handler !== 'function') {
+    throw new StackStartError(`${ref.handlerModule} does not export a function named ${ref.handlerExport} (the ${stage} handler)`);
+  }
+  return handler;
+}

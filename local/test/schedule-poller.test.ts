@@ -1,0 +1,115 @@
+/**
+ * The merge schedule invokes with an EventBridge Scheduled Event, never runs two invocations at once (even when
+ * asked to run on demand while one is running), and keeps going after a failed run.
+ */
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import type { ScheduledEvent } from 'aws-lambda';
+import { startSchedulePoller, type ScheduledHandler } from '../src/stack/schedule-poller';
+import { waitUntil } from './support/wait';
+
+const base = {
+  function: { functionName: 'merge', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:merge' },
+  region: 'us-east-1',
+  accountId: '000000000000',
+  ruleArn: 'arn:aws:events:us-east-1:000000000000:rule/merge-schedule',
+};
+
+describe('schedule poller', () => {
+  it('invokes with a real Scheduled Event on its interval', async () => {
+    // Prepare
+    const events: ScheduledEvent[] = [];
+    const poller = startSchedulePoller({ ...base, intervalMs: 10, handler: async (event) => void events.push(event) });
+    // Act
+    await waitUntil(() => events.length >= 3, 'three scheduled runs');
+    await poller.stop();
+    // Assess
+    expect(EventBridgeSchema.safeParse(events[0]).success).toBe(true);
+    expect(events[0]).toMatchObject({ 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [base.ruleArn], detail: {} });
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+
+  it('never overlaps invocations, even with many on-demand triggers during a run', async () => {
+    // Prepare
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let runs = 0;
+    const handler: ScheduledHandler<number> = async () => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight -= 1;
+      return ++runs;
+    };
+    const poller = startSchedulePoller({ ...base, intervalMs: 1, handler });
+    // Act
+    const results = await Promise.all(Array.from({ length: 10 }, () => poller.trigger()));
+    await poller.stop();
+    // Assess
+    expect(maxInFlight).toBe(1);
+    expect(results.every((r) => Number.isInteger(r))).toBe(true);
+    expect(poller.counters()).toMatchObject({ running: false, failures: 0 });
+  });
+
+  it('answers a trigger with a run that started after it was asked for', async () => {
+    // Prepare: a run is in progress when the trigger arrives.
+    let release!: () => void;
+    let runs = 0;
+    const poller = startSchedulePoller<number>({
+      ...base,
+      intervalMs: 60_000,
+      handler: async () => {
+        runs += 1;
+        if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+        return runs;
+      },
+    });
+    await waitUntil(() => runs === 1, 'first run started');
+    // Act
+    const triggered = poller.trigger();
+    release();
+    // Assess
+    await expect(triggered).resolves.toBe(2);
+    await poller.stop();
+  });
+
+  it('counts a failed run, reports its error and keeps the schedule going', async () => {
+    // Prepare
+    let runs = 0;
+    const poller = startSchedulePoller({
+      ...base,
+      intervalMs: 5,
+      handler: async () => {
+        runs += 1;
+        if (runs === 1) throw new TypeError('staging table missing');
+        return 'ok';
+      },
+    });
+    // Act
+    await waitUntil(() => runs >= 3, 'runs after the failure');
+    await poller.stop();
+    // Assess
+    expect(poller.counters()).toMatchObject({ failures: 1, lastError: 'TypeError: staging table missing', lastResult: 'ok' });
+  });
+
+  it('lets a run in progress finish when stopped, and rejects triggers afterwards', async () => {
+    // Prepare
+    let release!: () => void;
+    let finished = false;
+    const poller = startSchedulePoller({
+      ...base,
+      intervalMs: 60_000,
+      handler: async () => {
+        await new Promise<void>((resolve) => (release = resolve));
+        finished = true;
+      },
+    });
+    await waitUntil(() => release, 'run started');
+    // Act
+    const stopping = poller.stop();
+    release();
+    await stopping;
+    // Assess
+    expect(finished).toBe(true);
+    await expect(poller.trigger()).rejects.toThrow('schedule is stopped');
+  });
+});
