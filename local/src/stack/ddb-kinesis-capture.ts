@@ -10,33 +10,17 @@
  *
  * Because it is a network proxy it captures writes from anyone who uses the endpoint: handlers, the CLI, scripts.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { buildWireChangeRecord, partitionKeyFor } from '@claims-cdc/shared';
 import { DynamoWire, canonicalKey, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
 import { KeyLock } from './key-lock';
 import { KinesisOutbox, type OutboxStats } from './kinesis-outbox';
 
-/** The record the real DynamoDB → Kinesis destination writes (one per changed item). */
-export interface DynamoDBKinesisRecord {
-  awsRegion: string;
-  eventID: string;
-  eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
-  userIdentity: null;
-  recordFormat: 'application/json';
-  tableName: string;
-  dynamodb: {
-    ApproximateCreationDateTime: number;
-    Keys: WireItem;
-    NewImage?: WireItem;
-    OldImage?: WireItem;
-    SizeBytes: number;
-    ApproximateCreationDateTimePrecision: 'MICROSECOND';
-  };
-  eventSource: 'aws:dynamodb';
-}
+/** The record format lives in the shared core (one place); re-exported for the stack's users. */
+export type { DynamoDBKinesisRecord } from '@claims-cdc/shared';
 
 export interface DdbKinesisCaptureOptions {
   /** The DynamoDB emulator the proxy forwards to. */
@@ -152,28 +136,21 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
     if (sameItem(oldImage, newImage)) return;
     const eventName = !oldImage ? 'INSERT' : newImage ? 'MODIFY' : 'REMOVE';
     const keys = target.key;
-    const record: DynamoDBKinesisRecord = {
+    const record = buildWireChangeRecord({
       awsRegion: options.region,
-      eventID: randomUUID(),
       eventName,
-      userIdentity: null,
-      recordFormat: 'application/json',
       tableName: target.table,
-      dynamodb: {
-        ApproximateCreationDateTime: clock.next(),
-        Keys: keys,
-        ...(newImage ? { NewImage: newImage } : {}),
-        ...(oldImage ? { OldImage: oldImage } : {}),
-        SizeBytes: itemSizeBytes(keys) + itemSizeBytes(newImage) + itemSizeBytes(oldImage),
-        ApproximateCreationDateTimePrecision: 'MICROSECOND',
-      },
-      eventSource: 'aws:dynamodb',
-    };
+      keys,
+      ...(newImage ? { newImage } : {}),
+      ...(oldImage ? { oldImage } : {}),
+      micros: clock.next(),
+      sizeBytes: itemSizeBytes(keys) + itemSizeBytes(newImage) + itemSizeBytes(oldImage),
+    });
     counters.recordsCaptured += 1;
     outbox.enqueue({
       streamName: options.destinations[target.table]!,
       // A hash of the key, never the key itself: keys may be meaningful to a reader of the stream's metadata.
-      partitionKey: createHash('md5').update(target.lockKey).digest('hex').toUpperCase(),
+      partitionKey: partitionKeyFor(target.lockKey),
       data: Buffer.from(JSON.stringify(record)),
     });
   };
