@@ -83,13 +83,16 @@ export class Dialect {
   stageFrom(source: string, loadedAtIso: string): string[] {
     const names = ROW_COLUMNS.map((c) => c.name);
     const converted = ROW_COLUMNS.map((c) => `${this.fromStaged(c, `b.${c.name}`)}`).join(', ');
+    const convertedAs = ROW_COLUMNS.map((c) => `${this.fromStaged(c, `b.${c.name}`)} AS ${c.name}`).join(', ');
     const fresh =
       `(SELECT * FROM ${source} QUALIFY ROW_NUMBER() OVER (PARTITION BY eventId ORDER BY eventId) = 1) b ` +
       `WHERE NOT EXISTS (SELECT 1 FROM ${TABLES.history} h WHERE h.eventId = b.eventId)`;
     const loadedAt = this.timestamp(loadedAtIso);
     return [
       `INSERT INTO ${TABLES.staging} (${names.join(', ')}, loadedAt, ${MERGE_RUN_COLUMN}) SELECT ${converted}, ${loadedAt}, NULL FROM ${fresh}`,
-      `INSERT INTO ${TABLES.history} (${names.join(', ')}, loadedAt) SELECT ${converted}, ${loadedAt} FROM ${fresh}`,
+      // A MERGE, not an INSERT: on Snowflake it takes the table lock, so two loads of one event cannot both add it.
+      `MERGE INTO ${TABLES.history} USING (SELECT ${convertedAs}, ${loadedAt} AS loadedAt FROM ${fresh}) s ON ${TABLES.history}.eventId = s.eventId ` +
+        `WHEN NOT MATCHED THEN INSERT (${names.join(', ')}, loadedAt) VALUES (${names.map((n) => `s.${n}`).join(', ')}, s.loadedAt)`,
     ];
   }
 
@@ -163,6 +166,11 @@ export class Dialect {
       `(SELECT COUNT(*) FROM ${TABLES.destination}) AS destination, (SELECT COUNT(*) FROM ${TABLES.tombstones}) AS tombstones, ` +
       `(SELECT MIN(CAST(eventCreationUnixTime AS BIGINT)) FROM ${TABLES.staging}) AS oldestStagedMicros`
     );
+  }
+
+  /** The current UTC time as a zone-less timestamp, comparable with `loadedAt` and `deletedAt` (written as UTC). */
+  utcNow(): string {
+    return this.name === 'snowflake' ? 'SYSDATE()' : "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)";
   }
 }
 

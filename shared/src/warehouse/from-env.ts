@@ -1,0 +1,127 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConfigurationError } from '../domain/errors';
+import type { MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from './port';
+import type { SnowflakeKeySource } from './snowflake-credentials';
+import type { SnowflakeOptions } from './snowflake';
+
+/** Default DuckDB file of the embedded stack. */
+export const DEFAULT_DUCKDB_PATH = '.claims-cdc/warehouse.duckdb';
+
+/** Which warehouse, and how to reach it. */
+export type WarehouseConfig = { readonly kind: 'duckdb'; readonly path: string } | ({ readonly kind: 'snowflake' } & SnowflakeOptions);
+
+const SNOWFLAKE_IDENTIFIERS = ['SNOWFLAKE_ACCOUNT', 'SNOWFLAKE_USER', 'SNOWFLAKE_DATABASE', 'SNOWFLAKE_SCHEMA', 'SNOWFLAKE_WAREHOUSE', 'SNOWFLAKE_ROLE'] as const;
+
+const keySource = (env: NodeJS.ProcessEnv): SnowflakeKeySource => {
+  const secretId = env.SNOWFLAKE_SECRET_ARN;
+  const path = env.SNOWFLAKE_PRIVATE_KEY_PATH;
+  if (secretId && path) throw new ConfigurationError('set one of SNOWFLAKE_SECRET_ARN (Secrets Manager) or SNOWFLAKE_PRIVATE_KEY_PATH (local file), not both');
+  if (secretId) return { kind: 'secrets-manager', secretId };
+  // Secrets never come from plain env or files in the cloud.
+  if (env.AWS_LAMBDA_FUNCTION_NAME) throw new ConfigurationError('missing environment variable: SNOWFLAKE_SECRET_ARN (on Lambda the Snowflake key comes from Secrets Manager)');
+  if (!path) throw new ConfigurationError('missing environment variable: SNOWFLAKE_SECRET_ARN (Secrets Manager) or SNOWFLAKE_PRIVATE_KEY_PATH (local key file)');
+  const passphrase = env.SNOWFLAKE_PRIVATE_KEY_PASSPHRASE;
+  return { kind: 'file', path, ...(passphrase ? { passphrase } : {}) };
+};
+
+/**
+ * Reads the warehouse settings from the environment and fails fast, naming everything that is missing:
+ * `WAREHOUSE=duckdb` (`DUCKDB_PATH`, default {@link DEFAULT_DUCKDB_PATH}; the default outside Lambda) or
+ * `WAREHOUSE=snowflake` (`SNOWFLAKE_ACCOUNT`, `_USER`, `_DATABASE`, `_SCHEMA`, `_WAREHOUSE`, `_ROLE`, optional
+ * `_ACCESS_URL`, and the key from `SNOWFLAKE_SECRET_ARN` or `SNOWFLAKE_PRIVATE_KEY_PATH` + `_PASSPHRASE`).
+ */
+export const warehouseConfigFromEnv = (env: NodeJS.ProcessEnv = process.env): WarehouseConfig => {
+  const kind = env.WAREHOUSE || (env.AWS_LAMBDA_FUNCTION_NAME ? undefined : 'duckdb');
+  if (kind === undefined) throw new ConfigurationError('missing environment variable: WAREHOUSE (duckdb or snowflake)');
+  if (kind === 'duckdb') return { kind, path: env.DUCKDB_PATH || DEFAULT_DUCKDB_PATH };
+  if (kind !== 'snowflake') throw new ConfigurationError(`WAREHOUSE must be duckdb or snowflake, not "${kind}"`);
+  const missing = SNOWFLAKE_IDENTIFIERS.filter((name) => !env[name]);
+  if (missing.length > 0) throw new ConfigurationError(`WAREHOUSE=snowflake needs environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  const value = (name: (typeof SNOWFLAKE_IDENTIFIERS)[number]): string => env[name] as string;
+  return {
+    kind,
+    account: value('SNOWFLAKE_ACCOUNT'),
+    username: value('SNOWFLAKE_USER'),
+    database: value('SNOWFLAKE_DATABASE'),
+    schema: value('SNOWFLAKE_SCHEMA'),
+    warehouse: value('SNOWFLAKE_WAREHOUSE'),
+    role: value('SNOWFLAKE_ROLE'),
+    ...(env.SNOWFLAKE_ACCESS_URL ? { accessUrl: env.SNOWFLAKE_ACCESS_URL } : {}),
+    keySource: keySource(env),
+  };
+};
+
+/**
+ * Opens the configured warehouse. Adapters are imported here, on first use, so a Snowflake Lambda never loads
+ * DuckDB's native module and a DuckDB process never loads the Snowflake driver. DuckDB gets its tables created
+ * (nobody else will); on Snowflake they come from `sql/snowflake/02-tables.sql`.
+ */
+const open = async (config: WarehouseConfig): Promise<Warehouse> => {
+  if (config.kind === 'duckdb') {
+    const { DuckDbWarehouse } = await import('./duckdb');
+    if (config.path !== ':memory:') await mkdir(dirname(config.path), { recursive: true });
+    const warehouse = await DuckDbWarehouse.open({ path: config.path });
+    try {
+      await warehouse.init();
+    } catch (error) {
+      await warehouse.close();
+      throw error;
+    }
+    return warehouse;
+  }
+  const { SnowflakeWarehouse } = await import('./snowflake');
+  const { kind: _kind, ...options } = config;
+  return new SnowflakeWarehouse(options);
+};
+
+/** A {@link Warehouse} that opens the configured one on first use (and again after a failed open or a close). */
+export class LazyWarehouse implements Warehouse {
+  #opening: Promise<Warehouse> | undefined;
+
+  constructor(readonly config: WarehouseConfig) {}
+
+  #target(): Promise<Warehouse> {
+    const opening = (this.#opening ??= open(this.config));
+    // A failed open (DuckDB file locked, say) is not cached: the next call tries again.
+    opening.catch(() => {
+      if (this.#opening === opening) this.#opening = undefined;
+    });
+    return opening;
+  }
+
+  async init(): Promise<void> {
+    await (await this.#target()).init();
+  }
+
+  async stage(rows: Parameters<Warehouse['stage']>[0]): Promise<StageResult> {
+    return (await this.#target()).stage(rows);
+  }
+
+  async merge(hook?: MergeStepHook): Promise<MergeResult> {
+    return (await this.#target()).merge(hook);
+  }
+
+  async query(sql: string): Promise<ResultRow[]> {
+    return (await this.#target()).query(sql);
+  }
+
+  async status(): Promise<WarehouseStatus> {
+    return (await this.#target()).status();
+  }
+
+  async close(): Promise<void> {
+    const opening = this.#opening;
+    this.#opening = undefined;
+    if (opening) await (await opening.catch(() => undefined))?.close();
+  }
+}
+
+let singleton: LazyWarehouse | undefined;
+
+/**
+ * The process's warehouse: configured from the environment on the first call (a {@link ConfigurationError} there,
+ * at module load, names what is missing), connected on first use, and shared by every caller in the process —
+ * load and merge handlers in one process use one DuckDB instance, as DuckDB allows one writer.
+ */
+export const warehouseFromEnv = (): Warehouse => (singleton ??= new LazyWarehouse(warehouseConfigFromEnv()));

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import type { Bind, ConnectionOptions } from 'snowflake-sdk';
+import { type ClaimRow, type ColumnSpec, ROW_COLUMNS } from '../domain/columns';
+import { DIALECTS } from './dialect';
+import { Mutex } from './mutex';
+import { type MergeResult, type MergeStepHook, NOTHING_MERGED, type ResultRow, type StageResult, type Warehouse, WarehouseError, type WarehouseStatus } from './port';
+import { loadSnowflakeKeyPair, type SnowflakeKeySource } from './snowflake-credentials';
+import { SnowflakeSession } from './snowflake-session';
+
+const dialect = DIALECTS.snowflake;
+/** Per-session temporary table a batch is bound into before it is moved, in one transaction, to staging and history. */
+export const SNOWFLAKE_LOAD_TABLE = 'claims_cdc_load_batch';
+
+/**
+ * Default bind limit per request (rows × columns), the server's default CLIENT_STAGE_ARRAY_BINDING_THRESHOLD.
+ * Above it the driver would upload the binds to a stage with PUT instead of sending them inline.
+ */
+export const DEFAULT_ARRAY_BINDING_THRESHOLD = 65_280;
+
+/** Options for {@link SnowflakeWarehouse}. */
+export interface SnowflakeOptions {
+  /** Account identifier (`orgname-accountname`, or the locator). */
+  readonly account: string;
+  /** The (service) user whose RSA_PUBLIC_KEY matches the key pair. */
+  readonly username: string;
+  readonly database: string;
+  readonly schema: string;
+  readonly warehouse: string;
+  readonly role: string;
+  /** Full endpoint URL; the driver derives it from `account` when absent. Tests point it at a local fake. */
+  readonly accessUrl?: string;
+  /** Where the private key and its passphrase come from. */
+  readonly keySource: SnowflakeKeySource;
+  /** Binds per INSERT request (rows × columns); batches are split so each request stays at or below it. */
+  readonly arrayBindingThreshold?: number;
+  /** Seconds a statement waits for a lock before failing (Snowflake's default is 12 hours, longer than any Lambda). */
+  readonly lockTimeoutSeconds?: number;
+}
+
+type SessionKind = 'stage' | 'merge' | 'query';
+
+/**
+ * Values are bound as text (or NULL): the driver types each bind column from the FIRST row's value, so a
+ * FLOAT column whose first value happens to be whole would be sent as FIXED. Text is converted by the load table's
+ * declared column types. Numbers are normalised the way the DuckDB adapter's appender does.
+ */
+const bindValue = (column: ColumnSpec, value: string | number | null | undefined): Bind => {
+  if (value === null || value === undefined) return null;
+  if (column.type === 'FLOAT') return String(Number(value));
+  if (column.type === 'INTEGER') {
+    const n = Number(value);
+    return Number.isFinite(n) ? String(Math.trunc(n)) : String(value);
+  }
+  return String(value);
+};
+
+const toJsonValue = (value: unknown): string | number | boolean | null => {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  return JSON.stringify(value);
+};
+
+/** A column of a result row, whatever its case (Snowflake upper-cases unquoted identifiers: `tombstonedOnly` → TOMBSTONEDONLY). */
+const field = (row: Record<string, unknown> | undefined, name: string): unknown => {
+  if (!row) return undefined;
+  const key = Object.keys(row).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : row[key];
+};
+
+const count = (row: Record<string, unknown> | undefined, name: string): number => Number(field(row, name) ?? 0);
+
+/**
+ * The Snowflake warehouse, on `snowflake-sdk` with key-pair (JWT) authentication. It runs exactly the statements
+ * `DIALECTS.snowflake` produces, in the same order and transactions as the DuckDB adapter, so the DuckDB scenario
+ * tests speak for the semantics of this SQL.
+ *
+ * Stage, merge and ad-hoc queries each get their own session (a Snowflake transaction belongs to a session), logged
+ * in on first use. Calls of one kind are serialized. A session found dead (expired, terminated, network lost) is
+ * dropped and the call runs once more on a fresh login: both stage and merge are idempotent.
+ */
+export class SnowflakeWarehouse implements Warehouse {
+  readonly #sessions = new Map<SessionKind, SnowflakeSession>();
+  readonly #locks: Record<SessionKind, Mutex> = { stage: new Mutex(), merge: new Mutex(), query: new Mutex() };
+  readonly #rowsPerInsert: number;
+  #closed = false;
+
+  constructor(readonly options: SnowflakeOptions) {
+    const threshold = options.arrayBindingThreshold ?? DEFAULT_ARRAY_BINDING_THRESHOLD;
+    if (threshold < ROW_COLUMNS.length) throw new WarehouseError(`arrayBindingThreshold must be at least ${ROW_COLUMNS.length} (one row)`);
+    this.#rowsPerInsert = Math.floor(threshold / ROW_COLUMNS.length);
+  }
+
+  async init(): Promise<void> {
+    await this.#withSession('query', async (session) => {
+      for (const sql of [...dialect.createTables(), ...dialect.compatibility()]) await session.run('create tables', sql);
+    });
+  }
+
+  /**
+   * DDL commits any open transaction in Snowflake, so the session's load table is (re)created and filled first,
+   * outside the transaction (it is private to the session); then BEGIN, the two `stageFrom` statements, COMMIT.
+   */
+  async stage(rows: readonly ClaimRow[]): Promise<StageResult> {
+    if (rows.length === 0) return { received: 0, staged: 0 };
+    return this.#withSession('stage', async (session) => {
+      await session.run('stage: create load table', `CREATE OR REPLACE TEMPORARY TABLE ${SNOWFLAKE_LOAD_TABLE} (${dialect.loadTableColumns()})`);
+      const insert = `INSERT INTO ${SNOWFLAKE_LOAD_TABLE} VALUES (${ROW_COLUMNS.map(() => '?').join(', ')})`;
+      for (let start = 0; start < rows.length; start += this.#rowsPerInsert) {
+        const binds = rows.slice(start, start + this.#rowsPerInsert).map((row) => ROW_COLUMNS.map((column) => bindValue(column, row[column.name])));
+        await session.run('stage: bind batch into load table', insert, binds);
+      }
+      const [toStaging, toHistory] = dialect.stageFrom(SNOWFLAKE_LOAD_TABLE, new Date().toISOString());
+      const staged = await this.#transaction(session, 'stage', async () => {
+        const result = await session.run('stage: insert into staging', toStaging as string);
+        await session.run('stage: merge into history', toHistory as string);
+        return result.rowsChanged;
+      });
+      return { received: rows.length, staged };
+    });
+  }
+
+  async merge(hook?: MergeStepHook): Promise<MergeResult> {
+    return this.#withSession('merge', async (session) => {
+      const runId = randomUUID();
+      const statements = dialect.merge(runId, new Date().toISOString());
+      return this.#transaction(session, 'merge', async () => {
+        const claimed = (await session.run('merge: claim staged rows', statements.claim)).rowsChanged;
+        if (claimed === 0) return NOTHING_MERGED;
+        await hook?.('claimed');
+        const [stats] = (await session.run('merge: plan and count', statements.stats)).rows;
+        await hook?.('planned');
+        const [toDestination, toTombstones, deleteClaimed] = statements.apply;
+        await session.run('merge: MERGE into destination', toDestination as string);
+        await session.run('merge: MERGE into tombstones', toTombstones as string);
+        await hook?.('applied');
+        await session.run('merge: delete merged rows from staging', deleteClaimed as string);
+        await hook?.('deleted');
+        return {
+          runId,
+          events: count(stats, 'events'),
+          claims: count(stats, 'claims'),
+          inserted: count(stats, 'inserted'),
+          updated: count(stats, 'updated'),
+          deleted: count(stats, 'deleted'),
+          tombstonedOnly: count(stats, 'tombstonedOnly'),
+          stale: count(stats, 'stale'),
+        };
+      });
+    });
+  }
+
+  /** Runs a query; column names are as Snowflake reports them (upper case unless quoted). */
+  async query(sql: string): Promise<ResultRow[]> {
+    const { rows } = await this.#withSession('query', (session) => session.run('query', sql));
+    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toJsonValue(v)])));
+  }
+
+  async status(): Promise<WarehouseStatus> {
+    const [row] = await this.query(dialect.status());
+    const oldest = field(row, 'oldestStagedMicros');
+    return {
+      staged: count(row, 'staged'),
+      history: count(row, 'history'),
+      destination: count(row, 'destination'),
+      tombstones: count(row, 'tombstones'),
+      oldestStagedMicros: oldest === null || oldest === undefined ? null : Number(oldest),
+    };
+  }
+
+  /** Waits for running calls, then logs every session out. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const kind of ['stage', 'merge', 'query'] as const) {
+      await this.#locks[kind].run(async () => {
+        await this.#sessions.get(kind)?.close();
+        this.#sessions.delete(kind);
+      });
+    }
+  }
+
+  async #withSession<T>(kind: SessionKind, body: (session: SnowflakeSession) => Promise<T>): Promise<T> {
+    return this.#locks[kind].run(async () => {
+      for (let attempt = 1; ; attempt += 1) {
+        const session = await this.#session(kind);
+        try {
+          return await body(session);
+        } catch (error) {
+          // A live session means the statement (or a hook) failed: report it. A dead one is replaced and the call
+          // runs once more; one that could not roll back is replaced too (it may hold an open transaction).
+          const died = !session.alive;
+          if (died || session.broken) {
+            this.#sessions.delete(kind);
+            await session.close();
+          }
+          if (!died || attempt >= 2) throw error;
+        }
+      }
+    });
+  }
+
+  async #session(kind: SessionKind): Promise<SnowflakeSession> {
+    if (this.#closed) throw new WarehouseError('snowflake warehouse is closed');
+    const existing = this.#sessions.get(kind);
+    if (existing?.alive) return existing;
+    if (existing) {
+      this.#sessions.delete(kind);
+      await existing.close();
+    }
+    const keyPair = await loadSnowflakeKeyPair(this.options.keySource);
+    const options: ConnectionOptions = {
+      account: this.options.account,
+      username: this.options.username,
+      database: this.options.database,
+      schema: this.options.schema,
+      warehouse: this.options.warehouse,
+      role: this.options.role,
+      ...(this.options.accessUrl === undefined ? {} : { accessUrl: this.options.accessUrl }),
+      authenticator: 'SNOWFLAKE_JWT',
+      privateKey: keyPair.privateKey,
+      ...(keyPair.passphrase === undefined ? {} : { privateKeyPass: keyPair.passphrase }),
+      arrayBindingThreshold: this.options.arrayBindingThreshold ?? DEFAULT_ARRAY_BINDING_THRESHOLD,
+      // Shows in QUERY_HISTORY which part of the pipeline ran a statement.
+      queryTag: `claims-cdc:${kind}`,
+    };
+    const session = await SnowflakeSession.open(options);
+    try {
+      await session.run('set lock timeout', `ALTER SESSION SET LOCK_TIMEOUT = ${Math.trunc(this.options.lockTimeoutSeconds ?? 120)}`);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    this.#sessions.set(kind, session);
+    return session;
+  }
+
+  /** BEGIN; body; COMMIT — or ROLLBACK and rethrow. A session that cannot even roll back is marked broken (see `#withSession`). */
+  async #transaction<T>(session: SnowflakeSession, step: string, body: () => Promise<T>): Promise<T> {
+    await session.run(`${step}: begin`, 'BEGIN TRANSACTION');
+    try {
+      const result = await body();
+      await session.run(`${step}: commit`, 'COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await session.run(`${step}: rollback`, 'ROLLBACK');
+      } catch {
+        session.broken = true;
+      }
+      throw error;
+    }
+  }
+}

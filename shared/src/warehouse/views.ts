@@ -1,0 +1,22 @@
+import type { Dialect } from './dialect';
+import { TABLES } from './tables';
+
+/** Views for people reading the warehouse (not used by the pipeline). */
+export const VIEWS = {
+  /** The newest history event of every claim, REMOVEs included: the audit trail's current state. */
+  latestEvent: 'openflow_insclaim_latest_event_vw',
+  /** One row: what waits in staging for the next merge, and how long the oldest row has waited. */
+  backlog: 'openflow_insclaim_backlog_vw',
+} as const;
+
+/**
+ * DDL of the {@link VIEWS}. "Newest" is the merge rules' order (version key, then event id), the same as the merge's.
+ * Views read through the tables' masking policies, so PHI stays masked for roles that may not see it.
+ */
+export const createViews = (dialect: Dialect): string[] => [
+  `CREATE OR REPLACE VIEW ${VIEWS.latestEvent} AS SELECT * FROM ${TABLES.history} h ` +
+    `QUALIFY ROW_NUMBER() OVER (PARTITION BY h.claimId ORDER BY ${dialect.versionKey('h')} DESC, h.eventId DESC) = 1`,
+  `CREATE OR REPLACE VIEW ${VIEWS.backlog} AS SELECT COUNT(*) AS stagedRows, COUNT(DISTINCT claimId) AS stagedClaims, ` +
+    `MIN(CAST(eventCreationUnixTime AS BIGINT)) AS oldestStagedMicros, MIN(loadedAt) AS oldestLoadedAt, ` +
+    `DATEDIFF('second', MIN(loadedAt), ${dialect.utcNow()}) AS oldestUnmergedAgeSeconds FROM ${TABLES.staging}`,
+];

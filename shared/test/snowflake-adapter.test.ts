@@ -1,0 +1,382 @@
+/**
+ * The Snowflake adapter through the REAL snowflake-sdk, against a local fake of Snowflake's REST endpoint
+ * (test-support/fake-snowflake.ts). Asserts what the driver sends: JWT login, statements, binds, transaction
+ * boundaries, error handling. Whether Snowflake accepts that SQL is outside what this can prove (docs/snowflake.md).
+ */
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Claim } from '../src/domain/claim';
+import { type ClaimRow, PHI_COLUMNS, ROW_COLUMNS } from '../src/domain/columns';
+import { ConfigurationError } from '../src/domain/errors';
+import { DIALECTS } from '../src/warehouse/dialect';
+import { NOTHING_MERGED, WarehouseError } from '../src/warehouse/port';
+import { SNOWFLAKE_LOAD_TABLE, type SnowflakeOptions, SnowflakeWarehouse } from '../src/warehouse/snowflake';
+import type { SnowflakeKeySource } from '../src/warehouse/snowflake-credentials';
+import { loadSnowflakeKeyPair } from '../src/warehouse/snowflake-credentials';
+import { FakeSnowflake, type RecordedLogin, type RecordedStatement } from '../test-support/fake-snowflake';
+import { claims, row } from '../test-support/factories';
+
+// The driver probes cloud metadata endpoints when it loads unless told not to; it is loaded lazily by the adapter.
+process.env.SNOWFLAKE_DISABLE_PLATFORM_DETECTION = 'true';
+process.env.AWS_REGION ??= 'us-east-1';
+
+const dialect = DIALECTS.snowflake;
+const PASSPHRASE = 'correct horse battery staple';
+const { privateKey: PRIVATE_KEY_PEM, publicKey: PUBLIC_KEY } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSPHRASE },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
+const keyDir = mkdtempSync(join(tmpdir(), 'claims-cdc-sf-'));
+const KEY_PATH = join(keyDir, 'rsa_key.p8');
+writeFileSync(KEY_PATH, PRIVATE_KEY_PEM);
+const FILE_KEY: SnowflakeKeySource = { kind: 'file', path: KEY_PATH, passphrase: PASSPHRASE };
+
+const T = 1_732_000_000_000_000;
+const [a, b, c] = claims(3, 21) as [Claim, Claim, Claim];
+const batch: ClaimRow[] = [
+  row({ eventName: 'INSERT', claim: a, micros: T, eventId: 'sf-e1', seq: '100' }),
+  row({ eventName: 'INSERT', claim: b, micros: T + 1, eventId: 'sf-e2', seq: '101' }),
+  row({ eventName: 'MODIFY', claim: { ...a, claim_status: 'Rejected' }, micros: T + 2, eventId: 'sf-e3', seq: '102' }),
+  row({ eventName: 'INSERT', claim: c, micros: T + 3, eventId: 'sf-e4', seq: '103' }),
+  row({ eventName: 'INSERT', claim: c, micros: T + 3, eventId: 'sf-e4', seq: '103' }),
+];
+/** Every PHI value in the batch: none may ever appear in an error message. */
+const phiValues = batch.flatMap((r) => PHI_COLUMNS.map((name) => r[name]).filter((v) => v !== null && v !== undefined).map(String));
+
+/** The timestamp literal is "now"; everything else must match the dialect exactly. */
+const normalise = (sql: string): string => sql.replace(/CAST\('[^']*' AS TIMESTAMP_NTZ\(9\)\)/g, 'CAST(<now> AS TIMESTAMP_NTZ(9))');
+
+const base = (fake: FakeSnowflake, keySource: SnowflakeKeySource = FILE_KEY): SnowflakeOptions => ({
+  account: 'acme-claims',
+  username: 'claims_cdc_svc',
+  database: 'CLAIMS_CDC',
+  schema: 'CDC',
+  warehouse: 'CLAIMS_CDC_WH',
+  role: 'CLAIMS_CDC_ROLE',
+  accessUrl: fake.url,
+  keySource,
+});
+
+const loginsOf = (fake: FakeSnowflake, kind: string): RecordedLogin[] => fake.logins.filter((l) => l.sessionParameters.QUERY_TAG === `claims-cdc:${kind}`);
+const sessionOf = (fake: FakeSnowflake, kind: string): string => (loginsOf(fake, kind).at(-1) as RecordedLogin).sessionToken;
+
+const fingerprint = (publicKey: string | KeyObject): string =>
+  `SHA256:${createHash('sha256').update(createPublicKey(publicKey).export({ type: 'spki', format: 'der' })).digest('base64')}`;
+
+/** Decodes a JWT and checks its RS256 signature against `publicKey`. */
+const decodeJwt = (token: string, publicKey: string) => {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  return {
+    header: JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>,
+    payload: JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>,
+    signedByKey: verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url')),
+  };
+};
+
+describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real snowflake-sdk', () => {
+  let fake: FakeSnowflake;
+  let warehouse: SnowflakeWarehouse;
+
+  beforeEach(async () => {
+    fake = await FakeSnowflake.start();
+  });
+
+  afterEach(async () => {
+    await warehouse?.close();
+    await fake.close();
+  });
+
+  it('logs in with SNOWFLAKE_JWT: a JWT signed by the configured key, no password, the configured context', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^SELECT 1/, { rows: [{ ONE: 1 }] });
+    // Act
+    const rows = await warehouse.query('SELECT 1 AS one');
+    // Assess
+    expect(rows).toEqual([{ ONE: 1 }]);
+    expect(fake.logins).toHaveLength(1);
+    const [login] = fake.logins as [RecordedLogin];
+    expect(login).toMatchObject({ authenticator: 'SNOWFLAKE_JWT', accountName: 'acme-claims', loginName: 'claims_cdc_svc', password: undefined });
+    expect(login.params).toMatchObject({ warehouse: 'CLAIMS_CDC_WH', databaseName: 'CLAIMS_CDC', schemaName: 'CDC', roleName: 'CLAIMS_CDC_ROLE' });
+    const jwt = decodeJwt(login.token, PUBLIC_KEY);
+    expect(jwt.header.alg).toBe('RS256');
+    expect(jwt.signedByKey).toBe(true);
+    expect(jwt.payload.sub).toBe('ACME-CLAIMS.CLAIMS_CDC_SVC');
+    expect(jwt.payload.iss).toBe(`ACME-CLAIMS.CLAIMS_CDC_SVC.${fingerprint(PUBLIC_KEY)}`);
+    // The key and passphrase never travel; the session gets a lock timeout shorter than any Lambda run.
+    expect(JSON.stringify(fake.logins)).not.toContain(PASSPHRASE);
+    expect(JSON.stringify(fake.logins)).not.toContain('PRIVATE KEY');
+    expect(fake.sql(login.sessionToken)).toEqual(['ALTER SESSION SET LOCK_TIMEOUT = 120', 'SELECT 1 AS one']);
+  });
+
+  it('does not log in until first used, and reuses its session', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    // Act
+    const before = fake.logins.length;
+    await warehouse.query('SELECT 1');
+    await warehouse.query('SELECT 2');
+    // Assess
+    expect(before).toBe(0);
+    expect(fake.logins).toHaveLength(1);
+  });
+
+  it('stages: temp load table before BEGIN, binds in chunks under the threshold, the two stageFrom statements, COMMIT', async () => {
+    // Prepare: a threshold of two rows' worth of binds, so five rows take three INSERTs
+    warehouse = new SnowflakeWarehouse({ ...base(fake), arrayBindingThreshold: ROW_COLUMNS.length * 2 });
+    fake.on(/^INSERT INTO openflow_insclaim_cdc_tbl /, { dml: { 'number of rows inserted': 4 } });
+    // Act
+    const result = await warehouse.stage(batch);
+    // Assess
+    expect(result).toEqual({ received: 5, staged: 4 });
+    const sent = fake.statements.filter((s) => s.sessionToken === sessionOf(fake, 'stage'));
+    const insert = `INSERT INTO ${SNOWFLAKE_LOAD_TABLE} VALUES (${ROW_COLUMNS.map(() => '?').join(', ')})`;
+    const [toStaging, toHistory] = dialect.stageFrom(SNOWFLAKE_LOAD_TABLE, '2024-01-01T00:00:00Z') as [string, string];
+    expect(sent.map((s) => normalise(s.sql))).toEqual([
+      'ALTER SESSION SET LOCK_TIMEOUT = 120',
+      `CREATE OR REPLACE TEMPORARY TABLE ${SNOWFLAKE_LOAD_TABLE} (${dialect.loadTableColumns()})`,
+      insert,
+      insert,
+      insert,
+      'BEGIN TRANSACTION',
+      normalise(toStaging),
+      normalise(toHistory),
+      'COMMIT',
+    ]);
+    // Binds: inline (never a stage upload), every column as TEXT or NULL, every row and value arrives in order.
+    const inserts = sent.filter((s) => s.sql === insert);
+    expect(inserts.map((s) => s.bindStage)).toEqual([undefined, undefined, undefined]);
+    expect(inserts.map((s) => (s.bindings?.['1']?.value as unknown[]).length)).toEqual([2, 2, 1]);
+    const received: Array<Array<string | null>> = [];
+    for (const s of inserts) {
+      const bindings = s.bindings as NonNullable<RecordedStatement['bindings']>;
+      expect(Object.keys(bindings)).toHaveLength(ROW_COLUMNS.length);
+      expect(new Set(Object.values(bindings).map((x) => x.type))).toEqual(new Set(['TEXT']));
+      const rows = (bindings['1']?.value as unknown[]).length;
+      for (let i = 0; i < rows; i += 1) received.push(ROW_COLUMNS.map((_, j) => (bindings[String(j + 1)]?.value as Array<string | null>)[i] as string | null));
+    }
+    expect(received).toEqual(batch.map((r) => ROW_COLUMNS.map((col) => (r[col.name] === null || r[col.name] === undefined ? null : String(r[col.name])))));
+    expect(received.map((r) => r[ROW_COLUMNS.findIndex((col) => col.name === 'patientLastName')])).toEqual(batch.map((r) => r.patientLastName));
+  });
+
+  it('merges: BEGIN, claim, stats, MERGE destination, MERGE tombstones, DELETE, COMMIT, hooks between steps, stats mapped', async () => {
+    // Prepare: Snowflake reports unquoted aliases in upper case
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 3, 'number of multi-joined rows updated': 0 } });
+    fake.on(/^WITH latest AS/, { rows: [{ EVENTS: 3, CLAIMS: 2, INSERTED: 1, UPDATED: 0, DELETED: 1, TOMBSTONEDONLY: 0, STALE: 0 }] });
+    const steps: string[] = [];
+    // Act
+    const result = await warehouse.merge((step) => {
+      steps.push(`${step}@${fake.statements.length}`);
+    });
+    // Assess
+    const sent = fake.statements.filter((s) => s.sessionToken === sessionOf(fake, 'merge'));
+    const runId = /mergeRunId = '([0-9a-f-]{36})'/.exec(sent[2]?.sql ?? '')?.[1] as string;
+    const expected = dialect.merge(runId, '2024-01-01T00:00:00Z');
+    expect(sent.map((s) => normalise(s.sql))).toEqual([
+      'ALTER SESSION SET LOCK_TIMEOUT = 120',
+      'BEGIN TRANSACTION',
+      expected.claim,
+      expected.stats,
+      ...expected.apply.map(normalise),
+      'COMMIT',
+    ]);
+    expect(result).toEqual({ runId, events: 3, claims: 2, inserted: 1, updated: 0, deleted: 1, tombstonedOnly: 0, stale: 0 });
+    // Statements counted across all sessions; the merge session's statements come last.
+    const at = (i: number) => fake.statements.indexOf(sent[i] as RecordedStatement) + 1;
+    expect(steps).toEqual([`claimed@${at(2)}`, `planned@${at(3)}`, `applied@${at(5)}`, `deleted@${at(6)}`]);
+  });
+
+  it('a merge with nothing staged commits right after the claim and reports nothing', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    // Act
+    const result = await warehouse.merge();
+    // Assess
+    expect(result).toEqual(NOTHING_MERGED);
+    expect(fake.sql(sessionOf(fake, 'merge')).slice(1).map((s) => s.split(' ')[0])).toEqual(['BEGIN', 'UPDATE', 'COMMIT']);
+  });
+
+  it('a failing merge statement rolls back and surfaces a WarehouseError with no PHI; the session is kept', async () => {
+    // Prepare: Snowflake quotes the offending value in conversion errors
+    warehouse = new SnowflakeWarehouse(base(fake));
+    const surname = String(batch[0]?.patientLastName);
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 1, 'number of multi-joined rows updated': 0 } });
+    fake.on(/^MERGE INTO openflow_insclaim_dest_tbl/, { error: { code: '100038', sqlState: '22018', message: `Numeric value '${surname}' is not recognized` } }, 1);
+    // Act
+    const failure = await warehouse.merge().catch((error: unknown) => error);
+    await warehouse.merge();
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseError);
+    const message = (failure as Error).message;
+    expect(message).toMatch(/^snowflake merge: MERGE into destination failed \(code 100038, SQLSTATE 22018, query [0-9a-f-]{36}\): Numeric value '…' is not recognized$/);
+    expect(message).not.toContain(surname);
+    const verbs = fake.sql(sessionOf(fake, 'merge')).map((s) => s.split(' ')[0]);
+    expect(verbs).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'ROLLBACK', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(loginsOf(fake, 'merge')).toHaveLength(1);
+  });
+
+  it('a failing stage statement rolls back; no bind or server-quoted value reaches the error', async () => {
+    // Prepare: a history insert that fails with a message quoting row values, as a duplicate-row error would
+    warehouse = new SnowflakeWarehouse(base(fake));
+    const dump = `Duplicate row detected during DML action Row Values: [${phiValues.map((v) => `"${v}"`).join(', ')}, 94107]`;
+    fake.on(/^MERGE INTO openflow_insclaim_event_hist_tbl/, { error: { code: '100090', sqlState: '42P18', message: `'${phiValues[0]}' ${dump}` } });
+    // Act
+    const failure = await warehouse.stage(batch).catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseError);
+    const message = (failure as Error).message;
+    expect(message).toContain('snowflake stage: merge into history failed (code 100090, SQLSTATE 42P18');
+    for (const value of phiValues) expect(message).not.toContain(value);
+    expect(message).not.toContain('94107');
+    expect(fake.sql(sessionOf(fake, 'stage')).slice(-4).map((s) => s.split(' ').slice(0, 3).join(' '))).toEqual([
+      'BEGIN TRANSACTION',
+      'INSERT INTO openflow_insclaim_cdc_tbl',
+      'MERGE INTO openflow_insclaim_event_hist_tbl',
+      'ROLLBACK',
+    ]);
+  });
+
+  it('a hook that throws (a crash between steps) rolls back and propagates, without a retry', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 2, 'number of multi-joined rows updated': 0 } });
+    const crash = new Error('crash after applied');
+    // Act
+    const failure = await warehouse
+      .merge((step) => {
+        if (step === 'applied') throw crash;
+      })
+      .catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBe(crash);
+    expect(fake.sql(sessionOf(fake, 'merge')).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'ROLLBACK']);
+  });
+
+  it('a session whose ROLLBACK fails is logged out and never reused (it may still hold the transaction)', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 1, 'number of multi-joined rows updated': 0 } });
+    fake.on(/^DELETE/, { error: { code: '000625', message: 'Statement reached its statement or warehouse timeout' } }, 1);
+    fake.on(/^ROLLBACK/, { error: { code: '000630', message: 'Statement reached its statement or warehouse timeout' } }, 1);
+    // Act
+    const failure = await warehouse.merge().catch((error: unknown) => error);
+    await warehouse.merge();
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseError);
+    const [first, second] = loginsOf(fake, 'merge') as [RecordedLogin, RecordedLogin];
+    expect(fake.sql(first.sessionToken).at(-1)).toBe('ROLLBACK');
+    expect(fake.sql(second.sessionToken).map((sql) => sql.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(fake.requests.filter((path) => path === '/session')).toHaveLength(1);
+  });
+
+  it('reconnects when the session is gone (expired between invocations) and runs the stage on the new session', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    await warehouse.stage(batch.slice(0, 1));
+    fake.dropSessions();
+    // Act
+    const result = await warehouse.stage(batch.slice(1, 2));
+    // Assess
+    expect(result.received).toBe(1);
+    expect(loginsOf(fake, 'stage')).toHaveLength(2);
+    expect(fake.sql(sessionOf(fake, 'stage')).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'CREATE', 'INSERT', 'BEGIN', 'INSERT', 'MERGE', 'COMMIT']);
+  });
+
+  it('a session that dies mid-merge is replaced and the whole merge runs again from BEGIN on the new one', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 2, 'number of multi-joined rows updated': 0 } });
+    fake.on(/^MERGE INTO openflow_insclaim_tombstone_tbl/, { goneSession: true }, 1);
+    // Act
+    const result = await warehouse.merge();
+    // Assess
+    const [first, second] = loginsOf(fake, 'merge') as [RecordedLogin, RecordedLogin];
+    expect(fake.sql(first.sessionToken).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE']);
+    expect(fake.sql(second.sessionToken).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(result.runId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('status reads upper-case columns', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on((s) => s.sql === dialect.status(), { rows: [{ STAGED: 4, HISTORY: 10, DESTINATION: 6, TOMBSTONES: 1, OLDESTSTAGEDMICROS: T }] });
+    // Act
+    const status = await warehouse.status();
+    // Assess
+    expect(status).toEqual({ staged: 4, history: 10, destination: 6, tombstones: 1, oldestStagedMicros: T });
+  });
+});
+
+describe('Snowflake key pair sources', () => {
+  const secrets = mockClient(SecretsManagerClient);
+  let fake: FakeSnowflake;
+
+  beforeEach(async () => {
+    secrets.reset();
+    fake = await FakeSnowflake.start();
+  });
+
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('reads {privateKey, passphrase} from Secrets Manager through Powertools getSecret and logs in with it', async () => {
+    // Prepare
+    const secretId = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:claims-cdc/test/snowflake-ok';
+    secrets.on(GetSecretValueCommand, { SecretId: secretId }).resolves({ SecretString: JSON.stringify({ privateKey: PRIVATE_KEY_PEM, passphrase: PASSPHRASE }) });
+    const warehouse = new SnowflakeWarehouse(base(fake, { kind: 'secrets-manager', secretId }));
+    // Act
+    await warehouse.query('SELECT 1');
+    await warehouse.close();
+    // Assess
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(decodeJwt((fake.logins[0] as RecordedLogin).token, PUBLIC_KEY).signedByKey).toBe(true);
+  });
+
+  it('rejects a secret of the wrong shape naming the field, never the value', async () => {
+    // Prepare
+    const secretId = 'claims-cdc/test/snowflake-bad-shape';
+    secrets.on(GetSecretValueCommand, { SecretId: secretId }).resolves({ SecretString: JSON.stringify({ private_key: PRIVATE_KEY_PEM, passphrase: PASSPHRASE }) });
+    // Act
+    const failure = await loadSnowflakeKeyPair({ kind: 'secrets-manager', secretId }).catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(ConfigurationError);
+    expect((failure as Error).message).toContain('problem with: privateKey');
+    expect((failure as Error).message).not.toContain(PASSPHRASE);
+  });
+
+  it('a secret whose passphrase does not open the key fails before any login', async () => {
+    // Prepare
+    const secretId = 'claims-cdc/test/snowflake-wrong-passphrase';
+    secrets.on(GetSecretValueCommand, { SecretId: secretId }).resolves({ SecretString: JSON.stringify({ privateKey: PRIVATE_KEY_PEM, passphrase: 'not it' }) });
+    const warehouse = new SnowflakeWarehouse(base(fake, { kind: 'secrets-manager', secretId }));
+    // Act
+    const failure = await warehouse.query('SELECT 1').catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(ConfigurationError);
+    expect((failure as Error).message).toMatch(/cannot be read: wrong or missing passphrase/);
+    expect((failure as Error).message).not.toContain('not it');
+    expect(fake.logins).toHaveLength(0);
+  });
+
+  it('reads the key from a file with the passphrase given separately', async () => {
+    // Act
+    const keyPair = await loadSnowflakeKeyPair(FILE_KEY);
+    // Assess
+    expect(keyPair).toEqual({ privateKey: PRIVATE_KEY_PEM, passphrase: PASSPHRASE });
+  });
+
+  it('a missing key file is a ConfigurationError naming the path', async () => {
+    // Act
+    const failure = await loadSnowflakeKeyPair({ kind: 'file', path: join(keyDir, 'absent.p8') }).catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(ConfigurationError);
+    expect((failure as Error).message).toBe(`cannot read Snowflake private key file ${join(keyDir, 'absent.p8')} (SNOWFLAKE_PRIVATE_KEY_PATH): ENOENT`);
+  });
+});
