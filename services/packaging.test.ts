@@ -1,0 +1,524 @@
+/**
+ * Packages the four services the way a deployer does (`osls-compose package`: offline, no AWS credentials) and
+ * asserts on what would be deployed: the CloudFormation templates osls generated and the function zips.
+ *
+ * Every expectation here reads the generated template, so each one fails when its serverless.yml (or
+ * serverless.common.yml) regresses. Speed is not asserted (see `npm run bench`); packaging takes about a minute,
+ * most of it installing and zipping snowflake-sdk for load and merge.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import {
+  allImports,
+  asArray,
+  type CfnResource,
+  type CfnTemplate,
+  type CfnValue,
+  exportNames,
+  fakeDeployValue,
+  importedName,
+  type IamStatement,
+  prop,
+  referencedId,
+  resourcesOfType,
+  roleStatements,
+  subTemplate,
+} from './test-support/cloudformation';
+import { type CommandRun, offlineEnv, type PackagedFunction, type PackagedService, readPackagedService, REPO_ROOT, run } from './test-support/packaging';
+import { extractZip } from './test-support/zip';
+
+const SERVICES = ['ingest', 'transform', 'load', 'merge'] as const;
+type ServiceName = (typeof SERVICES)[number];
+
+const STAGE = 'dev';
+/** What the deployer's environment holds; serverless-compose.yml passes it to load and merge. */
+const SNOWFLAKE_ACCOUNT = 'pkgtest-account';
+
+/** The functions each service must deploy, and whether they talk to Snowflake. */
+const EXPECTED: Record<ServiceName, { readonly functions: readonly string[]; readonly warehouse: boolean }> = {
+  ingest: { functions: ['api', 'generate'], warehouse: false },
+  transform: { functions: ['transform'], warehouse: false },
+  load: { functions: ['load'], warehouse: true },
+  merge: { functions: ['merge'], warehouse: true },
+};
+
+/** The only actions with no resource-level permissions that a function role may grant on '*'. */
+const WILDCARD_RESOURCE_ACTIONS = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+const LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024;
+const FOURTEEN_DAYS = 14 * 24 * 3600;
+
+let compose: CommandRun;
+const packaged = {} as Record<ServiceName, PackagedService>;
+const scratch = mkdtempSync(join(tmpdir(), 'claims-cdc-artifacts-'));
+
+const serviceDir = (service: ServiceName): string => join(REPO_ROOT, 'services', service);
+
+beforeAll(async () => {
+  // Prepare: no template from an earlier run may stand in for this one.
+  for (const service of SERVICES) rmSync(join(serviceDir(service), '.serverless'), { recursive: true, force: true });
+
+  // Act
+  compose = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls-compose'), ['package', '--stage', STAGE, '--verbose'], {
+    cwd: REPO_ROOT,
+    env: offlineEnv({ SNOWFLAKE_ACCOUNT }),
+  });
+  if (compose.exitCode !== 0) throw new Error(`osls-compose package failed (exit ${compose.exitCode}):\n${compose.output.slice(-8000)}`);
+  for (const service of SERVICES) packaged[service] = readPackagedService(serviceDir(service));
+}, 15 * 60_000);
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+const template = (service: ServiceName): CfnTemplate => packaged[service].template;
+
+const resource = (service: ServiceName, logicalId: string | undefined): CfnResource => {
+  const found = logicalId === undefined ? undefined : template(service).Resources[logicalId];
+  if (!found) throw new Error(`${service}: no resource ${String(logicalId)}`);
+  return found;
+};
+
+const fn = (service: ServiceName, key: string): PackagedFunction => {
+  const found = packaged[service].functions.find((f) => f.key === key);
+  if (!found) throw new Error(`${service}: no function ${key}`);
+  return found;
+};
+
+const environmentOf = (f: PackagedFunction): Record<string, CfnValue> =>
+  ((f.resource.Properties?.Environment as { Variables?: Record<string, CfnValue> } | undefined)?.Variables ?? {});
+
+const eventSourceMappings = (service: ServiceName): CfnResource[] => resourcesOfType(template(service), 'AWS::Lambda::EventSourceMapping').map(([, r]) => r);
+
+const only = <T>(items: readonly T[], what: string): T => {
+  if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
+  return items[0] as T;
+};
+
+const queueNamed = (service: ServiceName, logicalId: string | undefined): CfnResource => {
+  const queue = resource(service, logicalId);
+  expect(queue.Type).toBe('AWS::SQS::Queue');
+  return queue;
+};
+
+const actionsOf = (statement: IamStatement): string[] => asArray(statement.Action);
+
+/** Statements of the function's own role. */
+const statementsOf = (service: ServiceName, f: PackagedFunction): IamStatement[] => roleStatements(resource(service, referencedId(f.resource.Properties?.Role)));
+
+/** The resources a role grants `action` on (intrinsics kept as written). */
+const resourcesGranted = (service: ServiceName, f: PackagedFunction, action: string): CfnValue[] =>
+  statementsOf(service, f)
+    .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes(action))
+    .flatMap((s) => asArray(s.Resource as CfnValue | CfnValue[]));
+
+/** Bare module names a bundle loads with `require("x")` or `import("x")`: esbuild leaves those for everything external. */
+const bareImports = (bundle: string): string[] => {
+  const names = new Set<string>();
+  for (const match of bundle.matchAll(/\b(?:require|import)\(\s*["']([^"'./][^"']*)["']\s*\)/g)) {
+    const specifier = match[1] as string;
+    if (specifier.startsWith('node:') || builtinModules.includes(specifier)) continue;
+    names.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] as string));
+  }
+  return [...names].sort();
+};
+
+/** The modules serverless.common.yml marks external *and installed* for a service (its `custom.esbuild` variant). */
+const shippedExternals = (service: ServiceName): string[] => {
+  const common = yaml.load(readFileSync(join(REPO_ROOT, 'serverless.common.yml'), 'utf8')) as { custom: Record<string, { external?: string[] }> };
+  const variant = /custom\.(esbuild\w*)\}/.exec(readFileSync(join(serviceDir(service), 'serverless.yml'), 'utf8'))?.[1];
+  const settings = variant === undefined ? undefined : common.custom[variant];
+  if (!settings) throw new Error(`${service}: serverless.yml does not use a custom.esbuild* variant of serverless.common.yml`);
+  return settings.external ?? [];
+};
+
+/** A function's zip, extracted once into the scratch directory, with its bundle's text. */
+const unpacked = (() => {
+  const cache = new Map<string, { root: string; file: string; exportName: string; names: string[]; bundle: string; unzippedBytes: number }>();
+  return (f: PackagedFunction) => {
+    const known = cache.get(f.name);
+    if (known) return known;
+    const root = join(scratch, f.name);
+    const entries = extractZip(f.artifact, root);
+    const file = f.handler.slice(0, f.handler.lastIndexOf('.'));
+    const exportName = f.handler.slice(f.handler.lastIndexOf('.') + 1);
+    const result = {
+      root,
+      file,
+      exportName,
+      names: entries.map((entry) => entry.name),
+      bundle: readFileSync(join(root, `${file}.js`), 'utf8'),
+      unzippedBytes: entries.reduce((total, entry) => total + entry.uncompressedSize, 0),
+    };
+    cache.set(f.name, result);
+    return result;
+  };
+})();
+
+const quarantineQueueName = `claims-cdc-${STAGE}-quarantine`;
+
+// ---------------------------------------------------------------------------------------------- compose
+
+describe('osls-compose package (offline, no AWS credentials)', () => {
+  it('packages every service with no warning from osls or esbuild', () => {
+    // Assess
+    expect(compose.output.split('\n').filter((line) => /warning|deprecat/i.test(line))).toEqual([]);
+    for (const service of SERVICES) expect(packaged[service].functions.map((f) => f.key).sort()).toEqual([...EXPECTED[service].functions].sort());
+  });
+
+  it('deploys every service after the services whose exports it imports (serverless-compose.yml dependsOn)', () => {
+    // Prepare
+    const composeFile = yaml.load(readFileSync(join(REPO_ROOT, 'serverless-compose.yml'), 'utf8')) as { services: Record<string, { path: string; dependsOn?: string | string[] }> };
+    const dependsOn = (service: string): string[] => asArray(composeFile.services[service]?.dependsOn);
+    const upstream = (service: string, seen = new Set<string>()): Set<string> => {
+      for (const dependency of dependsOn(service)) if (!seen.has(dependency)) upstream(dependency, seen.add(dependency));
+      return seen;
+    };
+    const owner = new Map<string, ServiceName>();
+    for (const service of SERVICES) for (const name of exportNames(template(service))) owner.set(name, service);
+
+    // Assess
+    expect(Object.keys(composeFile.services).sort()).toEqual([...SERVICES].sort());
+    for (const service of SERVICES) {
+      expect(composeFile.services[service]?.path).toBe(`services/${service}`);
+      for (const name of allImports(template(service))) {
+        const exporter = owner.get(name);
+        expect({ service, imports: name, exportedBy: exporter }).toEqual({ service, imports: name, exportedBy: expect.any(String) });
+        expect({ service, imports: name, deployedAfter: upstream(service).has(exporter as string) }).toEqual({ service, imports: name, deployedAfter: true });
+      }
+    }
+    // The chain the README documents.
+    expect(upstream('transform')).toEqual(new Set(['ingest', 'load']));
+    expect(upstream('load')).toEqual(new Set(['ingest']));
+  });
+
+  it('names every export after its stage, and no two stacks export the same name', () => {
+    // (osls adds one export of its own per stack, the deployment bucket: sls-<service>-<stage>-...)
+    const all = SERVICES.flatMap((service) => exportNames(template(service))).filter((name) => !name.startsWith('sls-'));
+    expect(all.length).toBeGreaterThan(0);
+    expect(new Set(all).size).toBe(all.length);
+    for (const name of all) expect(name).toMatch(new RegExp(`^claims-cdc-${STAGE}-`));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- every service
+
+describe.each(SERVICES)('%s service', (service) => {
+  it('runs every function on nodejs22.x, arm64, with tracing, log retention and the shared Powertools environment', () => {
+    for (const f of packaged[service].functions) {
+      const properties = f.resource.Properties ?? {};
+      expect({ fn: f.name, runtime: properties.Runtime, architectures: properties.Architectures, tracing: properties.TracingConfig }).toEqual({
+        fn: f.name,
+        runtime: 'nodejs22.x',
+        architectures: ['arm64'],
+        tracing: { Mode: 'Active' },
+      });
+      expect(environmentOf(f)).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: `claims-cdc-${service}`,
+        POWERTOOLS_METRICS_NAMESPACE: 'claims-cdc',
+        POWERTOOLS_LOG_LEVEL: expect.any(String),
+        POWERTOOLS_LOGGER_LOG_EVENT: 'false',
+        AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      });
+      const logGroup = resource(service, asArray(f.resource.DependsOn).find((id) => id.endsWith('LogGroup')));
+      expect(prop(logGroup, 'RetentionInDays')).toEqual(expect.any(Number));
+    }
+  });
+
+  it('gives every function a role of its own (no shared, framework-generated role)', () => {
+    const roles = packaged[service].functions.map((f) => referencedId(f.resource.Properties?.Role));
+    for (const role of roles) expect(resource(service, role).Type).toBe('AWS::IAM::Role');
+    expect(new Set(roles).size).toBe(roles.length);
+    expect(template(service).Resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  it('grants no wildcard resource except for X-Ray, and no wildcard action', () => {
+    const statements = resourcesOfType(template(service), 'AWS::IAM::Role').flatMap(([, role]) => roleStatements(role));
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      expect(statement.Effect).toBe('Allow');
+      for (const action of actionsOf(statement)) expect(action).not.toContain('*');
+      // A Ref, GetAtt or import names one resource; a literal or Fn::Sub string must not contain a wildcard.
+      const wildcard = asArray(statement.Resource as CfnValue | CfnValue[]).some((r) => (subTemplate(r) ?? '').includes('*'));
+      if (wildcard) expect({ sid: statement.Sid, actions: actionsOf(statement).filter((a) => !WILDCARD_RESOURCE_ACTIONS.has(a)) }).toEqual({ sid: statement.Sid, actions: [] });
+    }
+  });
+
+  it('encrypts every log group and every queue with KMS', () => {
+    const logGroups = resourcesOfType(template(service), 'AWS::Logs::LogGroup');
+    expect(logGroups.length).toBeGreaterThanOrEqual(packaged[service].functions.length);
+    for (const [id, logGroup] of logGroups) expect({ id, kms: logGroup.Properties?.KmsKeyId }).toEqual({ id, kms: expect.anything() });
+    for (const [id, queue] of resourcesOfType(template(service), 'AWS::SQS::Queue')) expect({ id, kms: queue.Properties?.KmsMasterKeyId }).toEqual({ id, kms: expect.anything() });
+  });
+
+  it('puts nothing secret in a function environment', () => {
+    for (const f of packaged[service].functions) {
+      for (const [name, value] of Object.entries(environmentOf(f))) {
+        expect(name).not.toMatch(/PRIVATE_KEY|PASSPHRASE|PASSWORD|TOKEN|^SNOWFLAKE_SECRET$|CREDENTIAL/);
+        expect(JSON.stringify(value)).not.toMatch(/-----BEGIN|AKIA[0-9A-Z]{12}/);
+      }
+    }
+  });
+
+  it('ships zips whose handler, and every external module it uses, loads from the zip alone', () => {
+    for (const f of packaged[service].functions) {
+      // Prepare
+      const artifact = unpacked(f);
+      const externals = bareImports(artifact.bundle).filter((name) => shippedExternals(service).includes(name));
+      const env = Object.fromEntries(Object.entries(environmentOf(f)).map(([name, value]) => [name, fakeDeployValue(value)]));
+      // Load the handler as Lambda would (its environment, cold start only), then each shipped external the
+      // bundle imports, from the unzipped artifact only: a missing module fails here, not at the first cold start.
+      const script = [
+        "const path = require('node:path');",
+        'const [root, file, exportName, modules] = process.argv.slice(1);',
+        'const handlerModule = require(path.join(root, file));',
+        "if (typeof handlerModule[exportName] !== 'function') throw new Error(`${file} exports no function ${exportName}`);",
+        'for (const name of JSON.parse(modules)) {',
+        '  const resolved = require.resolve(name, { paths: [path.dirname(path.join(root, file))] });',
+        '  if (!resolved.startsWith(root + path.sep)) throw new Error(`${name} resolved outside the artifact: ${resolved}`);',
+        '  require(resolved);',
+        '}',
+      ].join('\n');
+
+      // Act
+      const load = (): string =>
+        execFileSync(process.execPath, ['-e', script, artifact.root, artifact.file, artifact.exportName, JSON.stringify(externals)], {
+          cwd: artifact.root,
+          env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: f.name, LAMBDA_TASK_ROOT: artifact.root, ...env },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+
+      // Assess
+      expect(load).not.toThrow();
+      expect(artifact.unzippedBytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT_BYTES);
+      expect(artifact.names).toContain(`${artifact.file}.js.map`);
+    }
+  });
+
+  it(`ships snowflake-sdk ${EXPECTED[service].warehouse ? 'installed next to the bundle' : 'not at all'}, and never bundles it`, () => {
+    for (const f of packaged[service].functions) {
+      const artifact = unpacked(f);
+      // esbuild marks every bundled module with a `// ../../node_modules/<name>/...` comment.
+      expect({ fn: f.name, bundlesSnowflakeSdk: artifact.bundle.includes('node_modules/snowflake-sdk/') }).toEqual({ fn: f.name, bundlesSnowflakeSdk: false });
+      expect(artifact.names.filter((name) => name.startsWith('node_modules/@duckdb/'))).toEqual([]);
+      if (EXPECTED[service].warehouse) {
+        expect(bareImports(artifact.bundle)).toContain('snowflake-sdk');
+        expect(artifact.names).toContain('node_modules/snowflake-sdk/package.json');
+        // The driver the function runs is the one the tests ran against (serverless-esbuild installs it afresh).
+        const versionOf = (packageJson: string): unknown => (JSON.parse(readFileSync(packageJson, 'utf8')) as { version?: unknown }).version;
+        expect(versionOf(join(artifact.root, 'node_modules', 'snowflake-sdk', 'package.json'))).toBe(versionOf(join(REPO_ROOT, 'node_modules', 'snowflake-sdk', 'package.json')));
+        // The native part Lambda's arm64 Linux loads.
+        expect(artifact.names.some((name) => /^node_modules\/snowflake-sdk\/.*linux-arm64-gnu\.node$/.test(name))).toBe(true);
+      } else {
+        expect(bareImports(artifact.bundle)).not.toContain('snowflake-sdk');
+        expect(artifact.names.filter((name) => name.startsWith('node_modules/'))).toEqual([]);
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- ingest
+
+describe('ingest service', () => {
+  const table = (): CfnResource => only(resourcesOfType(template('ingest'), 'AWS::DynamoDB::Table'), 'table')[1];
+
+  it('keeps InsuranceClaims on demand, KMS-encrypted with the pipeline key, with point-in-time recovery, retained', () => {
+    const t = table();
+    expect(t.Properties).toMatchObject({
+      TableName: 'InsuranceClaims',
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'claim_id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'claim_id', AttributeType: 'S' }],
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    const key = resource('ingest', referencedId((prop(t, 'SSESpecification') as Record<string, CfnValue>).KMSMasterKeyId));
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(t.DeletionPolicy).toBe('Retain');
+  });
+
+  it('streams every change to a KMS-encrypted Kinesis stream with microsecond creation times', () => {
+    const destination = prop(table(), 'KinesisStreamSpecification') as Record<string, CfnValue>;
+    expect(destination.ApproximateCreationDateTimePrecision).toBe('MICROSECOND');
+    const stream = resource('ingest', referencedId(destination.StreamArn));
+    expect(stream.Type).toBe('AWS::Kinesis::Stream');
+    expect(stream.Properties).toMatchObject({ ShardCount: 1, StreamEncryption: { EncryptionType: 'KMS', KeyId: expect.any(String) } });
+  });
+
+  it('authorizes every HTTP route with IAM', () => {
+    const routes = resourcesOfType(template('ingest'), 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties ?? {});
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(['DELETE /claims/{claimId}', 'PATCH /claims/{claimId}', 'POST /claims/samples']);
+    for (const route of routes) expect({ route: route.RouteKey, auth: route.AuthorizationType }).toEqual({ route: route.RouteKey, auth: 'AWS_IAM' });
+  });
+
+  it('keeps the generator schedule disabled unless asked', () => {
+    const rule = only(resourcesOfType(template('ingest'), 'AWS::Events::Rule'), 'schedule')[1];
+    expect(rule.Properties).toMatchObject({ State: 'DISABLED', ScheduleExpression: expect.stringMatching(/^rate\(/) });
+  });
+
+  it('lets the API and the generator write only the claims table, using the key only through DynamoDB', () => {
+    const [tableId] = only(resourcesOfType(template('ingest'), 'AWS::DynamoDB::Table'), 'table');
+    for (const key of ['api', 'generate']) {
+      const f = fn('ingest', key);
+      expect(referencedId(environmentOf(f).CLAIMS_TABLE_NAME)).toBe(tableId);
+      const statements = statementsOf('ingest', f);
+      const dynamodb = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamodb.length).toBeGreaterThan(0);
+      for (const statement of dynamodb) expect(referencedId(statement.Resource)).toBe(tableId);
+      for (const statement of statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')))) {
+        expect(statement.Condition).toMatchObject({ StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'dynamodb.${AWS::Region}.amazonaws.com' } } });
+      }
+      expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('kinesis:') || a.startsWith('sqs:') || a.startsWith('secretsmanager:'))).toEqual([]);
+    }
+  });
+
+  it('rotates the pipeline key and lets CloudWatch Logs use it only for claims-cdc log groups', () => {
+    const [, key] = only(resourcesOfType(template('ingest'), 'AWS::KMS::Key'), 'KMS key');
+    expect(prop(key, 'EnableKeyRotation')).toBe(true);
+    const statements = (prop(key, 'KeyPolicy') as unknown as { Statement: IamStatement[] }).Statement;
+    const logs = statements.filter((s) => JSON.stringify(s).includes('logs.${AWS::Region}.amazonaws.com'));
+    expect(logs).toHaveLength(1);
+    expect(JSON.stringify(logs[0]?.Condition)).toContain('claims-cdc-');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- transform
+
+describe('transform service', () => {
+  const mapping = (): CfnResource => only(eventSourceMappings('transform'), 'event source mapping');
+
+  it('reads the stream ingest exports in order, with partial batch failures, bisection and bounded retries', () => {
+    const properties = mapping().Properties ?? {};
+    expect(importedName(properties.EventSourceArn)).toBe(`claims-cdc-${STAGE}-claims-stream-arn`);
+    expect(properties).toMatchObject({
+      StartingPosition: 'TRIM_HORIZON',
+      ParallelizationFactor: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+    });
+    expect(properties.MaximumRetryAttempts).toEqual(expect.any(Number));
+    expect(properties.MaximumRetryAttempts as number).toBeGreaterThanOrEqual(0);
+    expect(properties.MaximumRetryAttempts as number).toBeLessThanOrEqual(10);
+    expect(properties.MaximumRecordAgeInSeconds).toEqual(expect.any(Number));
+    expect(properties.MaximumRecordAgeInSeconds as number).toBeGreaterThanOrEqual(60);
+    expect(properties.MaximumRecordAgeInSeconds as number).toBeLessThanOrEqual(86_400);
+    expect(properties.BatchSize as number).toBeGreaterThan(0);
+  });
+
+  it('reports batches it gives up on to a KMS-encrypted queue of its own that its role may write', () => {
+    const destination = ((mapping().Properties?.DestinationConfig as Record<string, Record<string, CfnValue>>).OnFailure ?? {}).Destination;
+    const queueId = referencedId(destination);
+    expect(queueNamed('transform', queueId).Properties?.KmsMasterKeyId).toBeDefined();
+    expect(resourcesGranted('transform', fn('transform', 'transform'), 'sqs:SendMessage').map(referencedId)).toContain(queueId);
+  });
+
+  it('owns the quarantine queue under the conventional name load writes to, keeping messages 14 days', () => {
+    const f = fn('transform', 'transform');
+    const quarantine = queueNamed('transform', referencedId(environmentOf(f).QUARANTINE_QUEUE_URL));
+    expect(quarantine.Properties).toMatchObject({ QueueName: quarantineQueueName, MessageRetentionPeriod: FOURTEEN_DAYS });
+  });
+
+  it('sends rows to the load queue load exports', () => {
+    const f = fn('transform', 'transform');
+    const loadQueueUrl = importedName(environmentOf(f).LOAD_QUEUE_URL);
+    expect(exportNames(template('load'))).toContain(loadQueueUrl);
+    expect(resourcesGranted('transform', f, 'sqs:SendMessage').map(importedName)).toContain(`claims-cdc-${STAGE}-load-queue-arn`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- load
+
+describe('load service', () => {
+  const mapping = (): CfnResource => only(eventSourceMappings('load'), 'event source mapping');
+  const loadQueue = (): CfnResource => queueNamed('load', referencedId(mapping().Properties?.EventSourceArn));
+
+  it('takes large batches from its queue, waiting for them to fill, and reports failures per message', () => {
+    expect(mapping().Properties).toMatchObject({ FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(mapping().Properties?.BatchSize as number).toBeGreaterThanOrEqual(100);
+    expect(mapping().Properties?.BatchSize as number).toBeLessThanOrEqual(10_000);
+    expect(mapping().Properties?.MaximumBatchingWindowInSeconds as number).toBeGreaterThanOrEqual(1);
+  });
+
+  it('redrives to a KMS-encrypted dead-letter queue after at least 5 receives, which keeps messages longer', () => {
+    const redrive = prop(loadQueue(), 'RedrivePolicy') as Record<string, CfnValue>;
+    expect(redrive.maxReceiveCount as number).toBeGreaterThanOrEqual(5);
+    const dlq = queueNamed('load', referencedId(redrive.deadLetterTargetArn));
+    expect(dlq.Properties?.KmsMasterKeyId).toBeDefined();
+    expect(prop(dlq, 'MessageRetentionPeriod') as number).toBeGreaterThan(prop(loadQueue(), 'MessageRetentionPeriod') as number);
+  });
+
+  it('hides a message for at least 6 x the function timeout plus the batching window', () => {
+    const timeout = prop(fn('load', 'load').resource, 'Timeout') as number;
+    const window = (mapping().Properties?.MaximumBatchingWindowInSeconds as number | undefined) ?? 0;
+    expect(prop(loadQueue(), 'VisibilityTimeout') as number).toBeGreaterThanOrEqual(6 * timeout + window);
+  });
+
+  it('quarantines into the queue transform creates: the same name in its environment, its role and transform', () => {
+    const f = fn('load', 'load');
+    expect(subTemplate(environmentOf(f).QUARANTINE_QUEUE_URL)).toMatch(new RegExp(`/\\$\\{AWS::AccountId\\}/${quarantineQueueName}$`));
+    expect(resourcesGranted('load', f, 'sqs:SendMessage').map(subTemplate)).toEqual([`arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${quarantineQueueName}`]);
+    const transformQueues = resourcesOfType(template('transform'), 'AWS::SQS::Queue').map(([, q]) => q.Properties?.QueueName);
+    expect(transformQueues).toContain(quarantineQueueName);
+  });
+
+  it('consumes only its own queue', () => {
+    const f = fn('load', 'load');
+    expect(resourcesGranted('load', f, 'sqs:ReceiveMessage').map(referencedId)).toEqual([referencedId(mapping().Properties?.EventSourceArn)]);
+    expect(resourcesGranted('load', f, 'sqs:DeleteMessage').map(referencedId)).toEqual([referencedId(mapping().Properties?.EventSourceArn)]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- warehouse functions
+
+describe.each([
+  ['load', 'load'],
+  ['merge', 'merge'],
+] as const)('%s service, Snowflake connection', (service, key) => {
+  it('connects to the account from the deployer, as the user, role, warehouse, database and schema 01-setup.sql creates', () => {
+    // Prepare: the names the Snowflake setup worksheet creates (its `SET <name>_name = '...'` block).
+    const setup = readFileSync(join(REPO_ROOT, 'sql', 'snowflake', '01-setup.sql'), 'utf8');
+    const named = (variable: string): string => {
+      const value = new RegExp(`^SET ${variable} = '([^']+)';`, 'm').exec(setup)?.[1];
+      if (value === undefined) throw new Error(`sql/snowflake/01-setup.sql sets no ${variable}`);
+      return value;
+    };
+
+    // Assess
+    expect(environmentOf(fn(service, key))).toMatchObject({
+      WAREHOUSE: 'snowflake',
+      SNOWFLAKE_ACCOUNT,
+      SNOWFLAKE_USER: named('user_name'),
+      SNOWFLAKE_ROLE: named('role_name'),
+      SNOWFLAKE_WAREHOUSE: named('warehouse_name'),
+      SNOWFLAKE_DATABASE: named('database_name'),
+      SNOWFLAKE_SCHEMA: named('schema_name'),
+      SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true',
+    });
+  });
+
+  it('reads its key pair from the one secret its role may read', () => {
+    const f = fn(service, key);
+    const env = environmentOf(f);
+    const secret = subTemplate(env.SNOWFLAKE_SECRET_ARN);
+    expect(secret).toBe(`arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:claims-cdc/${STAGE}/snowflake`);
+    expect(resourcesGranted(service, f, 'secretsmanager:GetSecretValue').map(subTemplate)).toEqual([`${secret}-??????`]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- merge
+
+describe('merge service', () => {
+  it('runs one merge at a time on a one-minute schedule, dropping ticks rather than queueing them', () => {
+    const f = fn('merge', 'merge');
+    expect(prop(f.resource, 'ReservedConcurrentExecutions')).toBe(1);
+    const rule = only(resourcesOfType(template('merge'), 'AWS::Events::Rule'), 'schedule')[1];
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    const invokeConfig = only(resourcesOfType(template('merge'), 'AWS::Lambda::EventInvokeConfig'), 'invoke config')[1];
+    expect(invokeConfig.Properties).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(prop(f.resource, 'Timeout') as number).toBeLessThanOrEqual(900);
+  });
+});

@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { CfnResource, CfnTemplate } from './cloudformation';
+
+/** The repository root (this file sits in services/test-support). */
+export const REPO_ROOT = join(__dirname, '..', '..');
+
+/** What one command printed and how it ended. */
+export interface CommandRun {
+  readonly exitCode: number | null;
+  readonly output: string;
+  readonly durationMs: number;
+}
+
+/**
+ * The environment of an offline package run: no AWS credentials, profile or region of whoever runs the tests
+ * (packaging must not need them), the repository's osls first on PATH (osls-compose spawns `serverless`), and
+ * the framework's telemetry, notifications and update checks off.
+ */
+export const offlineEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_')) env[name] = value;
+  return {
+    ...env,
+    PATH: [join(REPO_ROOT, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter),
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    SLS_DISABLE_AUTO_UPDATE: '1',
+    ...extra,
+  };
+};
+
+/** Runs a command to completion, collecting stdout and stderr together (never rejects on a non-zero exit). */
+export const run = (command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CommandRun> =>
+  new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ exitCode, output, durationMs: Date.now() - started }));
+  });
+
+/** A function as osls packaged it. */
+export interface PackagedFunction {
+  /** Its key under `functions:` in serverless.yml. */
+  readonly key: string;
+  /** The deployed function name (`<service>-<stage>-<key>`). */
+  readonly name: string;
+  /** `src/handlers/<file>.<export>`. */
+  readonly handler: string;
+  /** Absolute path of its zip. */
+  readonly artifact: string;
+  /** Its AWS::Lambda::Function resource. */
+  readonly logicalId: string;
+  readonly resource: CfnResource;
+}
+
+/** One service after `osls package`: its CloudFormation template and its function zips. */
+export interface PackagedService {
+  readonly directory: string;
+  readonly template: CfnTemplate;
+  readonly functions: PackagedFunction[];
+}
+
+interface ServerlessState {
+  service: { functions: Record<string, { name: string; handler: string; package: { artifact: string } }> };
+}
+
+/** Reads what `osls package` left in `<directory>/.serverless`. */
+export const readPackagedService = (directory: string): PackagedService => {
+  const outputDir = join(directory, '.serverless');
+  const template = JSON.parse(readFileSync(join(outputDir, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
+  const state = JSON.parse(readFileSync(join(outputDir, 'serverless-state.json'), 'utf8')) as ServerlessState;
+  const functions = Object.entries(state.service.functions).map(([key, fn]) => {
+    const found = Object.entries(template.Resources).find(([, resource]) => resource.Type === 'AWS::Lambda::Function' && resource.Properties?.FunctionName === fn.name);
+    if (!found) throw new Error(`function ${fn.name} is not in the template of ${directory}`);
+    return { key, name: fn.name, handler: fn.handler, artifact: join(directory, fn.package.artifact), logicalId: found[0], resource: found[1] };
+  });
+  return { directory, template, functions };
+};
