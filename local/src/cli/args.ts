@@ -19,3 +19,10 @@ export const positiveInt = (value: string | boolean | undefined, name: string, f
   if (typeof value !== 'string' || !Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got '${String(value)}'`);
   return n;
 };
+
+/** A positive integer positional argument. */
+export const positiveIntArgument = (value: string, name: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, got '${value}'`);
+  return n;
+};

@@ -18,7 +18,10 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
     return await command(args, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`claims-cdc ${name}: ${error.message}`);
+      // One line: the problem, and where the usage is (the help text itself would bury the problem).
+      const first = error.message.split('\n')[0] as string;
+      const hint = /--help/.test(first) ? '' : command ? ` (see claims-cdc ${name} --help)` : ' (see claims-cdc --help)';
+      io.err(`claims-cdc ${name}: ${first}${hint}`);
       return 2;
     }
     if (error instanceof CommandError || error instanceof WarehouseError || error instanceof ConfigurationError) {

@@ -1,20 +1,34 @@
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { ResultRow } from '@claims-cdc/shared/warehouse/port';
+import { readStackInfo } from '../../stack/stack-client';
 import { parse } from '../args';
 import { CommandError, UsageError } from '../errors';
 import type { Io } from '../io';
 import { table } from '../output';
+import { callControl } from '../stack-call';
+import { requireRunningStack, resolveStateDir } from '../state-dir';
 
-export const SQL_HELP = `Usage: claims-cdc sql "QUERY" [--db PATH] [--json]
+export const SQL_HELP = `Usage: claims-cdc sql "QUERY" [--json] [--state-dir DIR | --db PATH]
 
 Runs a query on the warehouse and prints the rows.
-  --db PATH   query this DuckDB file directly (it must not be open in a running stack)
-              without --db, the query goes to the running stack (claims-cdc up)
-  --json      print rows as a JSON array`;
+  (default)         the query goes to the running stack (claims-cdc up), which holds the warehouse: DuckDB allows
+                    one writer process, so no other process opens the file while the stack runs
+  --state-dir DIR   the stack's state directory (default .claims-cdc)
+  --db PATH         query this DuckDB file directly (only when no stack holds it, e.g. after \`claims-cdc up\` stopped)
+  --json            print rows as a JSON array`;
 
 /** Runs a query on a DuckDB file opened by this process. */
-export const queryFile = async (path: string, sql: string): Promise<ResultRow[]> => {
-  const warehouse = await DuckDbWarehouse.open({ path });
+export const queryFile = async (file: string, sql: string): Promise<ResultRow[]> => {
+  const holder = stackHolding(file);
+  if (holder) {
+    throw new CommandError(
+      `warehouse ${file} is held by the stack running in ${holder.stateDir} (pid ${holder.pid}); query it through the stack: claims-cdc sql "..." --state-dir ${holder.stateDir}`,
+    );
+  }
+  // Imported here: DuckDB's native module is only loaded by the commands that open a file.
+  const { DuckDbWarehouse } = await import('@claims-cdc/shared/warehouse/duckdb');
+  const warehouse = await DuckDbWarehouse.open({ path: file });
   try {
     return await warehouse.query(sql);
   } catch (error) {
@@ -24,8 +38,21 @@ export const queryFile = async (path: string, sql: string): Promise<ResultRow[]>
   }
 };
 
+/** The running stack whose warehouse is this file (its state directory is the file's directory), if any. */
+const stackHolding = (file: string) => {
+  const dir = path.dirname(path.resolve(file));
+  const info = existsSync(dir) ? readStackInfo(dir) : undefined;
+  return info && path.resolve(file) === path.join(info.stateDir, 'warehouse.duckdb') ? info : undefined;
+};
+
+/** Runs a query on the warehouse of the stack running for a state directory. */
+export const queryStack = async (stateDir: string, sql: string): Promise<ResultRow[]> => {
+  const stack = requireRunningStack(stateDir);
+  return (await callControl<{ rows: ResultRow[] }>(stack, 'sql', { sql })).rows;
+};
+
 /** `claims-cdc sql` */
-export const sqlCommand = async (args: readonly string[], io: Io, viaStack?: (sql: string) => Promise<ResultRow[]>): Promise<number> => {
+export const sqlCommand = async (args: readonly string[], io: Io): Promise<number> => {
   const { values, positionals } = parse(args, { db: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } }, SQL_HELP);
   if (values.help) {
     io.out(SQL_HELP);
@@ -34,10 +61,8 @@ export const sqlCommand = async (args: readonly string[], io: Io, viaStack?: (sq
   const [sql, ...extra] = positionals;
   if (!sql) throw new UsageError(`sql needs a QUERY\n${SQL_HELP}`);
   if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}' (quote the query)`);
-  let rows: ResultRow[];
-  if (typeof values.db === 'string') rows = await queryFile(values.db, sql);
-  else if (viaStack) rows = await viaStack(sql);
-  else throw new UsageError('give --db PATH, or start the stack with `claims-cdc up`');
+  if (typeof values.db === 'string' && values['state-dir'] !== undefined) throw new UsageError('give --db PATH or --state-dir DIR, not both');
+  const rows = typeof values.db === 'string' ? await queryFile(path.resolve(process.env.INIT_CWD ?? process.cwd(), values.db), sql) : await queryStack(resolveStateDir(values['state-dir']), sql);
   io.out(values.json ? JSON.stringify(rows) : table(rows));
   return 0;
 };

@@ -59,12 +59,14 @@ export const routes = (table: ClaimsTable) => ({
     const claimId = claimIdOf(event);
     const change = parseBody(event, PatchRequestSchema);
     await table.updateStatus(claimId, change);
+    metrics.addMetric('ClaimsUpdated', MetricUnit.Count, 1);
     logger.info('claim updated', { claimId });
     return json(200, { claimId, ...change });
   },
   'DELETE /claims/{claimId}': async (event: APIGatewayProxyEventV2) => {
     const claimId = claimIdOf(event);
     await table.deleteClaim(claimId);
+    metrics.addMetric('ClaimsDeleted', MetricUnit.Count, 1);
     logger.info('claim deleted', { claimId });
     return json(200, { claimId, deleted: true });
   },

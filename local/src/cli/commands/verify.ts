@@ -1,0 +1,34 @@
+import type { VerifyResult } from '../../inspect/verify';
+import { describeVerify } from '../../inspect/verify-format';
+import { parse } from '../args';
+import { UsageError } from '../errors';
+import type { Io } from '../io';
+import { callControl } from '../stack-call';
+import { requireRunningStack, resolveStateDir } from '../state-dir';
+
+export const VERIFY_HELP = `Usage: claims-cdc verify [--json] [--settle SECONDS] [--state-dir DIR]
+
+Compares DynamoDB with the destination table row by row: every item is flattened by the column registry, as the
+pipeline flattens it, and compared column by column with its destination row. Reports claims missing from the
+destination, rows with no item, and rows that differ (claim ids and column names only: values are PHI).
+Exit status: 0 when they match, 1 when they differ (or the check could not run).
+  --json              print the report as JSON
+  --settle SECONDS    first wait up to this long for changes in flight to arrive (default 15)
+  --state-dir DIR     the stack's state directory (default .claims-cdc)`;
+
+/** `claims-cdc verify` */
+export const verifyCommand = async (args: readonly string[], io: Io): Promise<number> => {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, settle: { type: 'string' }, 'state-dir': { type: 'string' } }, VERIFY_HELP);
+  if (values.help) {
+    io.out(VERIFY_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const settle = values.settle === undefined ? 15 : Number(values.settle);
+  if (!Number.isFinite(settle) || settle < 0 || settle > 120) throw new UsageError(`--settle must be a number of seconds from 0 to 120, got '${String(values.settle)}'`);
+  const stack = requireRunningStack(resolveStateDir(values['state-dir']));
+  const result = await callControl<VerifyResult>(stack, 'verify', { settleMs: Math.round(settle * 1000) }, (settle + 120) * 1000);
+  if (values.json) io.out(JSON.stringify(result));
+  else for (const line of describeVerify(result)) io.out(line);
+  return result.ok ? 0 : 1;
+};

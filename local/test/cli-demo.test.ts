@@ -1,0 +1,98 @@
+/**
+ * `npm start` = `claims-cdc demo`, run as a user runs it (a child process with a stack of its own): it plays the
+ * quickstart, prints the quickstart's verification queries verbatim with their results, checks every one, and
+ * exits 0 only when all hold. Its failure path is bounded and says what did not hold.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { killAllCliProcesses, runCli } from './support/cli-process';
+
+/**
+ * The quickstart's verification queries ("Change Data Capture (CDC) In Action"), copied from the quickstart
+ * independently of the demo's own copy, in its order. Lines are listed so trailing spaces stay visible.
+ */
+const hist = (eventName: string) => [
+  'select ',
+  '    eventName,',
+  '    TO_TIMESTAMP(TO_NUMBER(eventCreationUnixTime) / 1000000) AS eventCreationUTC,',
+  '    claimId, ',
+  '    claimStatus, ',
+  '    paymentStatus, ',
+  '    totalCharge, ',
+  '    insurancePlan,',
+  '    memberId,',
+  '    providerName',
+  `  from openflow_insclaim_event_hist_tbl where eventname = '${eventName}' order by eventCreationUTC;`,
+];
+const QUICKSTART_QUERIES = [
+  ['-- count and show rows in the destination table', 'select * from openflow_insclaim_dest_tbl;'],
+  ['select count(*) from openflow_insclaim_dest_tbl;'],
+  ['-- All the Insert events are captured in the event history table', "select * from openflow_insclaim_event_hist_tbl where eventname='INSERT';"],
+  [...hist('MODIFY').slice(0, -1), "  from openflow_insclaim_dest_tbl where eventname = 'MODIFY';"],
+  hist('MODIFY'),
+  ['SELECT *', 'FROM openflow_insclaim_dest_tbl', '-- get the claim id from the event history table', 'WHERE claimid IN (', '    SELECT claimid', '    FROM openflow_insclaim_event_hist_tbl', "    WHERE eventname = 'MODIFY'", ');'],
+  hist('REMOVE'),
+].map((lines) => lines.join('\n'));
+
+const checkLines = (stdout: string) => stdout.split('\n').filter((line) => /^[✓✗] /.test(line));
+
+describe('claims-cdc demo', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-demo-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    killAllCliProcesses();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('plays the quickstart: its queries verbatim and in order, every check ✓, DynamoDB matches the destination, exit 0', async () => {
+    // Prepare: a state directory holding an earlier run's leftovers, which the demo must wipe.
+    const stateDir = tempDir();
+    writeFileSync(path.join(stateDir, 'warehouse.duckdb'), 'not a database');
+    // Act
+    const run = await runCli(['demo', '--state-dir', stateDir]);
+    // Assess
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const checks = checkLines(run.stdout);
+    expect(checks).toHaveLength(QUICKSTART_QUERIES.length + 1);
+    expect(checks.filter((line) => !line.startsWith('✓ '))).toEqual([]);
+    expect(checks.at(-1)).toMatch(/^✓ DynamoDB and the destination match row by row \(19 items in DynamoDB, 19 rows in the destination/);
+    let from = 0;
+    for (const query of QUICKSTART_QUERIES) {
+      const at = run.stdout.indexOf(`\n${query}\n`, from);
+      expect({ query, printedInOrder: at >= 0 }).toEqual({ query, printedInOrder: true });
+      from = at + query.length;
+    }
+    expect(run.stdout).toMatch(/^Embedded stack ready in /m);
+    expect(run.stdout).toMatch(/^All 8 checks hold ✓/m);
+    expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+  });
+
+  it('stops at a wait that does not end in time, says which, and exits 1 with the stack stopped', async () => {
+    // Prepare
+    const stateDir = tempDir();
+    // Act: a bound no pipeline can meet.
+    const run = await runCli(['demo', '--state-dir', stateDir, '--timeout', '0.001']);
+    // Assess
+    expect(run.code).toBe(1);
+    expect(checkLines(run.stdout)).toEqual([expect.stringMatching(/^✗ timed out after 0\.0 s waiting for the destination to hold 20 rows \(DynamoDB \d+ · /)]);
+    expect(run.stdout).toMatch(/^1 of 1 checks did not hold .*stack stopped\):\n {2}✗ timed out after/m);
+    expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+  });
+
+  it('refuses a state directory in which a stack is running', async () => {
+    // Prepare: the state file of a live process (this test's own).
+    const stateDir = tempDir();
+    writeFileSync(path.join(stateDir, 'stack.json'), JSON.stringify({ pid: process.pid, apiUrl: 'http://127.0.0.1:9', token: 't', stateDir, endpoints: {} }));
+    // Act
+    const run = await runCli(['demo', '--state-dir', stateDir]);
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe(`claims-cdc demo: a stack is running in ${stateDir} (pid ${process.pid}); stop it first or give the demo another --state-dir`);
+    expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(true);
+  });
+});

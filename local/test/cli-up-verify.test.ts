@@ -1,0 +1,183 @@
+/**
+ * `claims-cdc up` in a child process, driven by the other commands as a user drives it from another terminal:
+ * claims go in through the API, status and sql go to the running stack, and `verify` finds rows changed behind the
+ * pipeline's back — naming claim ids and columns, never values.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { buildChangeRecord } from '@claims-cdc/shared';
+import { claims } from '@claims-cdc/shared/test-support/factories';
+import { run } from '../src/cli/main';
+import { readStackInfo } from '../src/stack/stack-client';
+import { killAllCliProcesses, startCli, type CliProcess } from './support/cli-process';
+import { waitUntil } from './support/wait';
+
+const capture = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+};
+
+describe('claims-cdc up, driven by generate, status, sql and verify', () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-up-'));
+  const at = ['--state-dir', stateDir];
+  let up: CliProcess;
+  let claimIds: string[] = [];
+
+  /** Runs a command in this process (they only talk HTTP to the stack) and returns its exit code and output. */
+  const cli = async (...argv: string[]) => {
+    const io = capture();
+    const code = await run([...argv, ...at], io.io);
+    return { code, out: io.out.join('\n'), err: io.err.join('\n') };
+  };
+  const sqlJson = async (query: string) => JSON.parse((await cli('sql', query, '--json')).out) as Record<string, unknown>[];
+
+  beforeAll(async () => {
+    up = startCli(['up', ...at]);
+    await up.waitForOutput(/^Ctrl-C stops the stack\.$/m);
+  });
+
+  afterAll(() => {
+    killAllCliProcesses();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('prints the API endpoint and token, and publishes them for the other commands', async () => {
+    // Assess
+    const token = up.stdout().match(/^ {2}API token {2}(\S+)$/m)?.[1];
+    expect(up.stdout()).toMatch(/^ {2}HTTP API {3}http:\/\/127\.0\.0\.1:\d+ /m);
+    expect(token).toHaveLength(43);
+    expect(up.stdout()).toContain(`npx claims-cdc status --state-dir ${stateDir}`);
+  });
+
+  it('generates claims through the API, which reach the destination', async () => {
+    // Act
+    const generated = await cli('generate', '6', '--seed', '11', '--json');
+    claimIds = (JSON.parse(generated.out) as { claimIds: string[] }).claimIds;
+    // Assess
+    expect(generated.code).toBe(0);
+    expect(claimIds).toHaveLength(6);
+    const status = await waitUntil(async () => {
+      const s = JSON.parse((await cli('status', '--json')).out) as { pipeline: { items: number; destination: number; staged: number; history: number } };
+      return s.pipeline.destination === 6 && s.pipeline.staged === 0 ? s : undefined;
+    }, 'six rows in the destination');
+    expect(status.pipeline).toMatchObject({ items: 6, history: 6, destination: 6, staged: 0 });
+    expect(await sqlJson('select claimId from openflow_insclaim_dest_tbl order by claimId')).toEqual([...claimIds].sort().map((claimId) => ({ claimId })));
+  });
+
+  it('status shows every stage in one clear table', async () => {
+    // Act
+    const status = await cli('status');
+    // Assess
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/^DynamoDB +6 items in InsuranceClaims$/m);
+    expect(status.out).toMatch(/^destination +6 rows$/m);
+    expect(status.out).toMatch(/^quarantined +0 messages$/m);
+  });
+
+  it('verify passes while the destination mirrors DynamoDB', async () => {
+    // Act
+    const verify = await cli('verify');
+    // Assess
+    expect(verify).toEqual({ code: 0, out: expect.stringMatching(/^✓ DynamoDB and the destination match row by row \(6 items in DynamoDB, 6 rows/), err: '' });
+  });
+
+  it('verify finds rows changed, removed and added behind the pipeline\'s back, naming ids and columns only', async () => {
+    // Prepare: three edits of the destination that bypass DynamoDB and the pipeline.
+    const [changed, removed] = [...claimIds].sort() as [string, string];
+    const [before] = await sqlJson(`select claimStatus, patientZip from openflow_insclaim_dest_tbl where claimId = '${changed}'`);
+    expect((await cli('sql', `update openflow_insclaim_dest_tbl set claimStatus = claimStatus || ' (edited)', patientZip = patientZip + 1 where claimId = '${changed}'`)).code).toBe(0);
+    expect((await cli('sql', `delete from openflow_insclaim_dest_tbl where claimId = '${removed}'`)).code).toBe(0);
+    expect((await cli('sql', "insert into openflow_insclaim_dest_tbl (claimId, claimStatus) values ('CLM-FFFFFFFF', 'Paid')")).code).toBe(0);
+    // Act
+    const json = await cli('verify', '--json');
+    const text = await cli('verify');
+    // Assess
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({
+      ok: false,
+      settled: true,
+      items: 6,
+      destinationRows: 6,
+      missing: [removed],
+      extra: ['CLM-FFFFFFFF'],
+      differing: [{ claimId: changed, columns: ['patientZip', 'claimStatus'] }],
+    });
+    expect(text.code).toBe(1);
+    expect(text.out).toContain(`    ${changed}: patientZip, claimStatus`);
+    expect(text.out).toMatch(new RegExp(`^✗ missing from the destination \\(1\\): ${removed}$`, 'm'));
+    expect(text.out).not.toContain('(edited)');
+    expect(text.out).not.toContain(String(before?.patientZip));
+  });
+
+  it('an item written straight to DynamoDB that the pipeline cannot process is counted as quarantined and reported by verify', async () => {
+    // Prepare: a script's write (captured like any other) with a status the claim schema does not know.
+    const [claim] = claims(1, 4242);
+    const bad = { ...claim!, claim_id: 'CLM-0BAD0BAD', claim_status: 'Lost in the mail' };
+    const image = buildChangeRecord({ eventName: 'INSERT', tableName: 'InsuranceClaims', keys: { claim_id: bad.claim_id }, newImage: bad, micros: 1 }).dynamodb.NewImage;
+    const client = new DynamoDBClient({ endpoint: readStackInfo(stateDir)?.endpoints.dynamodb, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      // Act
+      await client.send(new PutItemCommand({ TableName: 'InsuranceClaims', Item: image as unknown as Record<string, AttributeValue> }));
+      const status = await waitUntil(async () => {
+        const s = JSON.parse((await cli('status', '--json')).out) as { pipeline: { items: number; quarantined: number } };
+        return s.pipeline.quarantined === 1 ? s : undefined;
+      }, 'the bad item to be quarantined');
+      const verify = await cli('verify', '--json');
+      // Assess
+      expect(status.pipeline.items).toBe(7);
+      expect(verify.code).toBe(1);
+      expect(JSON.parse(verify.out)).toMatchObject({ unprocessable: [{ claimId: 'CLM-0BAD0BAD', reason: expect.stringContaining('claim_status') }] });
+      expect(verify.out).not.toContain('Lost in the mail');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('sql --db on the warehouse the stack holds is refused in one line', async () => {
+    // Act
+    const io = capture();
+    const code = await run(['sql', 'select 1', '--db', path.join(stateDir, 'warehouse.duckdb')], io.io);
+    // Assess
+    expect(code).toBe(1);
+    expect(io.err).toEqual([`claims-cdc sql: warehouse ${path.join(stateDir, 'warehouse.duckdb')} is held by the stack running in ${stateDir} (pid ${up.pid}); query it through the stack: claims-cdc sql "..." --state-dir ${stateDir}`]);
+  });
+
+  it.each([
+    [['modify', 'CLM-00000000', '--status', 'Paid'], 'claims-cdc modify: PATCH /claims/CLM-00000000 failed (404): claim CLM-00000000 not found'],
+    [['delete', 'CLM-00000000'], 'claims-cdc delete: DELETE /claims/CLM-00000000 failed (404): claim CLM-00000000 not found'],
+    [['sql', 'select nope'], expect.stringMatching(/^claims-cdc sql: query failed: Binder Error: .*"nope"/)],
+  ])('%j fails in one line with exit 1', async (argv, message) => {
+    // Act
+    const result = await cli(...argv);
+    // Assess
+    expect(result).toEqual({ code: 1, out: '', err: message });
+  });
+
+  it('a second up on the same state directory is refused', async () => {
+    // Act
+    const second = await cli('up');
+    // Assess
+    expect(second.code).toBe(1);
+    expect(second.err).toMatch(new RegExp(`^claims-cdc up: a stack is already running in ${stateDir} \\(pid ${up.pid}, API http://127\\.0\\.0\\.1:\\d+\\); use it, or stop it first$`));
+  });
+
+  it('stops cleanly on Ctrl-C: exit 0, state file removed, commands then say no stack runs, the warehouse is free', async () => {
+    // Act
+    up.signal('SIGINT');
+    const exit = await up.exited;
+    const status = await cli('status');
+    // Assess
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(up.stdout()).toMatch(/^SIGINT: stopping the stack .*\nstopped; the warehouse stays in /m);
+    expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+    expect(status).toEqual({ code: 1, out: '', err: `claims-cdc status: no stack running in ${stateDir}; start one with \`claims-cdc up --state-dir ${stateDir}\`` });
+    const afterwards = capture();
+    const code = await run(['sql', 'select count(*) as n from openflow_insclaim_dest_tbl', '--json', '--db', path.join(stateDir, 'warehouse.duckdb')], afterwards.io);
+    expect(code).toBe(0);
+    const rows = JSON.parse(afterwards.out.join('')) as unknown;
+    expect(rows).toEqual([{ n: 6 }]);
+  });
+});
