@@ -7,6 +7,7 @@ import { type MergeResult, type MergeStepHook, NOTHING_MERGED, type ResultRow, t
 
 const dialect = DIALECTS.duckdb;
 const LOAD_TABLE = 'claims_cdc_load_batch';
+const CHECKPOINT_THRESHOLD = '1GB';
 
 const toJsonValue = (value: unknown): string | number | boolean | null => {
   if (value === null || value === undefined) return null;
@@ -49,7 +50,9 @@ export class DuckDbWarehouse implements Warehouse {
   /** Opens (or creates) the database file. */
   static async open(options: DuckDbOptions): Promise<DuckDbWarehouse> {
     try {
-      return new DuckDbWarehouse(await DuckDBInstance.create(options.path));
+      // A merge rewrites rows scattered over the whole destination; with DuckDB's 16 MB default the COMMIT of nearly
+      // every large merge would also run a full checkpoint. Checkpoint less often (and always on close).
+      return new DuckDbWarehouse(await DuckDBInstance.create(options.path, { checkpoint_threshold: CHECKPOINT_THRESHOLD }));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (/lock/i.test(message)) throw new WarehouseError(`warehouse ${options.path} is locked by another process (DuckDB allows one writer): ${message.split('\n')[0]}`);
