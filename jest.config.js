@@ -1,8 +1,8 @@
 /**
- * One jest run over every workspace. TypeScript is transpiled by swc (type checking is `npm run typecheck`);
+ * One jest run over every workspace. TypeScript is transpiled by esbuild (jest-transform.js) (type checking is `npm run typecheck`);
  * ESM-only dependencies (middy) are transpiled to CommonJS too, so handlers load under jest unchanged.
  */
-const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] };
+const transform = { '^.+\\.(t|j)sx?$': '<rootDir>/jest-transform.js', '^.+\\.mjs$': '<rootDir>/jest-transform.js' };
 const transformIgnorePatterns = ['/node_modules/(?!(@middy)/)'];
 const project = (displayName, roots, extra = {}) => ({ displayName, roots, transform, transformIgnorePatterns, testEnvironment: 'node', ...extra });
 

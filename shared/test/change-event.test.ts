@@ -8,7 +8,7 @@ import { toClaimRow } from '../src/domain/flatten';
 import { ClaimGenerator, generateClaims } from '../src/domain/generator';
 import { changeRecord, claims, millisecondRecord } from '../test-support/factories';
 
-const FIXTURE = join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'aws', 'kinesis-dynamodb-stream.powertools.json');
+const FIXTURE = join(__dirname, 'fixtures', 'kinesis-dynamodb-stream.powertools.json');
 const [claim] = claims(1) as [ReturnType<typeof claims>[number]];
 const T = 1_732_000_000_123_456;
 
