@@ -31,7 +31,15 @@ export const deliverRecords = async (records: readonly KinesisStreamRecord[], ta
   const rejects: Array<{ record: KinesisStreamRecord; error: RecordRejectedError }> = [];
   for (const record of records) {
     try {
-      rows.push(toClaimRow(decodeKinesisData(record.kinesis.data, record.kinesis.sequenceNumber)));
+      const event = decodeKinesisData(record.kinesis.data, record.kinesis.sequenceNumber);
+      let row = toClaimRow(event);
+      // A REMOVE carries its old image only for the audit history; when that makes it too large for a queue message
+      // it travels without it, because the delete itself (key + version) must reach the warehouse.
+      if (event.eventName === 'REMOVE' && Buffer.byteLength(JSON.stringify(row)) > (targets.maxMessageBytes ?? MAX_SQS_MESSAGE_BYTES) - 1024) {
+        const { oldImage: _dropped, ...withoutImage } = event;
+        row = toClaimRow(withoutImage);
+      }
+      rows.push(row);
       rowRecords.push(record);
     } catch (error) {
       if (!(error instanceof RecordRejectedError)) throw error;

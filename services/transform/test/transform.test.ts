@@ -98,3 +98,23 @@ describe('transform', () => {
     expect(call).toBeGreaterThan(1);
   });
 });
+
+describe('transform: a REMOVE whose old image is too large for a queue message', () => {
+  beforeEach(() => {
+    sqs.reset();
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string }> }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id })), Failed: [] }));
+  });
+
+  it('still delivers the delete (without the old image) instead of quarantining it', async () => {
+    // Prepare
+    const huge = { ...(sample[3] as object), adjuster_notes: 'x'.repeat(300_000) } as never;
+    const event = kinesisEvent([changeRecord({ eventName: 'REMOVE', claim: huge, micros: T })]);
+    // Act
+    const response = await transform(event);
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sentTo(QUARANTINE)).toEqual([]);
+    const [removed] = sentTo(LOAD).flatMap(parseRowMessage);
+    expect(removed).toMatchObject({ eventName: 'REMOVE', claimId: sample[3]?.claim_id, rawImage: null });
+  });
+});
