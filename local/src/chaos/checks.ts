@@ -1,0 +1,108 @@
+/**
+ * The checks of a run, assembled: what entered the stream against what the workload did, the destination against
+ * DynamoDB (or the model), history, staging, tombstones, quarantine, queues, and the faults themselves.
+ */
+import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
+import type { AttachedQuarantine } from '../quarantine';
+import type { RunningStack } from '../stack';
+import type { FaultInjector } from './faults';
+import type { ChaosOptions } from './options';
+import type { Ledger, PoisonInjector, Source } from './sources';
+import { checkHistory, checkNewestEvents, checkNoResurrection, checkQuarantine, compareRows, hashDestination, hashItems, scanTable, type Check } from './verify';
+import type { Workload } from './workload';
+
+/** What the checks look at. */
+export interface CheckContext {
+  stack: RunningStack;
+  warehouse: Warehouse;
+  workload: Workload;
+  source: Source;
+  poison: PoisonInjector;
+  injector: FaultInjector;
+  quarantine: AttachedQuarantine;
+  options: ChaosOptions;
+}
+
+/** Every check of a run, in table order. */
+export async function runChecks({ stack, warehouse, workload, source, poison, injector, quarantine, options }: CheckContext): Promise<Check[]> {
+  const checks: Check[] = [];
+  const ledger: Ledger = await source.ledger();
+  const events = workload.counts.INSERT + workload.counts.MODIFY + workload.counts.REMOVE;
+
+  // What entered the stream is what the workload did.
+  const captured = stack.counters().capture?.recordsCaptured;
+  checks.push({
+    name: options.source === 'dynamodb' ? 'change records captured = events written' : 'change records put = events written',
+    expected: `${events} (I ${workload.counts.INSERT} / M ${workload.counts.MODIFY} / R ${workload.counts.REMOVE})`,
+    actual: `${ledger.changeRecords} (I ${ledger.byEventName.INSERT} / M ${ledger.byEventName.MODIFY} / R ${ledger.byEventName.REMOVE})`,
+    ok:
+      ledger.changeRecords === events &&
+      ledger.byEventName.INSERT === workload.counts.INSERT &&
+      ledger.byEventName.MODIFY === workload.counts.MODIFY &&
+      ledger.byEventName.REMOVE === workload.counts.REMOVE &&
+      (options.source !== 'dynamodb' || captured === events),
+    ...(options.source === 'dynamodb' ? { details: [`capture counted ${captured}`] } : {}),
+  });
+
+  const destination = await hashDestination(warehouse);
+  const model = hashItems(workload.model.values());
+  if (options.source === 'dynamodb') {
+    const table = hashItems(await scanTable(stack));
+    checks.push(compareRows('DynamoDB = workload model (harness sanity)', model, table));
+    checks.push(compareRows('destination = DynamoDB scan, row by row', table, destination));
+  } else {
+    checks.push(compareRows('destination = workload model, row by row', model, destination));
+  }
+  checks.push(await checkNewestEvents(warehouse, ledger));
+
+  checks.push(...(await checkHistory(warehouse, ledger)));
+  const staged = (await warehouse.status()).staged;
+  checks.push({ name: 'staging empty after the final merge', expected: '0 rows', actual: `${staged} rows`, ok: staged === 0 });
+  checks.push(await checkNoResurrection(warehouse, destination, ledger));
+
+  const entries = quarantine.store.entriesWithPayloads();
+  checks.push(...checkQuarantine(entries, [...poison.injected, ...ledger.quarantined]));
+
+  const depths = await stack.queueDepths();
+  checks.push({
+    name: 'queues empty (load, DLQ, on-failure, quarantine)',
+    expected: '0 / 0 / 0 / 0',
+    actual: `${depths.load} / ${depths.loadDlq} / ${depths.transformFailure} / ${depths.quarantine}`,
+    ok: depths.load === 0 && depths.loadDlq === 0 && depths.transformFailure === 0 && depths.quarantine === 0,
+  });
+  const acked = injector.acked.size;
+  const onStream = source.recordsOnStream() + poison.sequenceNumbers.size;
+  checks.push({ name: 'stream records acknowledged by transform', expected: `${onStream}`, actual: `${acked}`, ok: acked === onStream });
+  const injected: Record<string, number> = {
+    'kinesis-dup': Math.min(injector.counts.kinesisDupCrashed, injector.counts.kinesisDupReinvoked),
+    'transform-partial': injector.counts.transformPartial,
+    'sqs-dup': Math.min(injector.counts.sqsDupInvoked, injector.counts.sqsResent),
+    reorder: Math.min(injector.counts.sqsDelayedBatches, options.shards > 1 ? 1 : 0),
+    'load-crash': injector.counts.loadCrashes,
+    'merge-crash': injector.counts.mergeCrashes,
+    'merge-concurrent': injector.counts.mergeConcurrent,
+    poison: poison.injected.length,
+    oversized: workload.counts.oversized - workload.counts.oversizedRemoved,
+    'oversized-remove': workload.counts.oversizedRemoved,
+  };
+  const enabled = [...options.faults];
+  const missed = enabled.filter((f) => !(injected[f]! > 0));
+  checks.push({
+    name: 'every enabled fault injected (each kind)',
+    expected: `${enabled.length} faults`,
+    actual: `${enabled.length - missed.length} injected`,
+    ok: missed.length === 0,
+    details: missed.map((f) => `${f} never fired (run too short?${f === 'reorder' ? ' reorder needs --shards 2 or more' : ''})`),
+  });
+  if (options.faults.has('merge-crash')) {
+    const { mergeCrashes, mergeCrashesRolledBack } = injector.counts;
+    checks.push({
+      name: 'crashed merges rolled back',
+      expected: `${mergeCrashes} of ${mergeCrashes}`,
+      actual: `${mergeCrashesRolledBack} of ${mergeCrashes}`,
+      ok: mergeCrashesRolledBack === mergeCrashes && injector.rollbackProblems.length === 0,
+      details: injector.rollbackProblems.slice(0, 5).map((p) => `after '${p.step}': ${p.problem}`),
+    });
+  }
+  return checks;
+}

@@ -1,0 +1,201 @@
+/**
+ * One chaos run: the embedded stack with the real handlers behind fault injectors, a seeded workload, the drain,
+ * and the checks. The report carries counts, ids and column names only — nothing a claim holds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
+import { attachQuarantine, type AttachedQuarantine } from '../quarantine';
+import { loadStackConfig, startStack, type RunningStack, type StackConfigOverrides } from '../stack';
+import { drain } from './drain';
+import { FaultInjector, type FaultCounts } from './faults';
+import { EXTRA_FAULTS, FAULTS, type ChaosOptions } from './options';
+import { runChecks } from './checks';
+import { DirectSource, DynamoDbSource, PoisonInjector, type Source } from './sources';
+import type { Check } from './verify';
+import { Workload, type WorkloadCounts } from './workload';
+
+/** Everything a run reports. */
+export interface ChaosReport {
+  readonly passed: boolean;
+  readonly options: Omit<ChaosOptions, 'faults'> & { faults: string[] };
+  readonly checks: Check[];
+  readonly workload: WorkloadCounts;
+  readonly faults: FaultCounts & { poisonInjected: number; quarantineDeliveries: number; finalMergeAttempts: number };
+  readonly figures: {
+    /** Start of the workload to the end of the final merge. */
+    pipelineSeconds: number;
+    workloadSeconds: number;
+    drainSeconds: number;
+    verifySeconds: number;
+    totalSeconds: number;
+    /** Change events per second, start of the workload to the end of the final merge. */
+    eventsPerSecond: number;
+    peakRssMb: number;
+    /** CPU time of this process (user + system), seconds; the SQS emulator's process is not included. */
+    cpuSeconds: number;
+    /** The machine's 1-minute load average when the run ended (other work on the machine skews the timings). */
+    loadAverage: number;
+    history: number;
+    destination: number;
+    tombstones: number;
+    transformInvocations: number;
+    loadInvocations: number;
+    mergeInvocations: number;
+    mergeFailures: number;
+  };
+  readonly stateDir: string;
+  /** Why the run could not finish (a start failure, a stalled drain); the checks show what it reached. */
+  readonly error?: string;
+}
+
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+/** Runs the harness. `progress` receives one-line status updates (counts only). */
+export async function runChaos(options: ChaosOptions, progress: (line: string) => void = () => undefined): Promise<ChaosReport> {
+  const started = Date.now();
+  const stateDir = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-chaos-'));
+  const overrides: StackConfigOverrides = {
+    queues: { load: { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } },
+    // Two load pollers let a held-back or shuffled message really land after newer ones.
+    load: { concurrency: options.faults.has('reorder') ? 2 : 1 },
+  };
+  const injector = new FaultInjector(options.faults, options.seed, loadStackConfig({ overrides }));
+  const workload = new Workload({ events: options.events, claims: options.claims, seed: options.seed, poison: options.faults.has('poison'), oversized: options.faults.has('oversized'), oversizedRemove: options.faults.has('oversized-remove') });
+  const checks: Check[] = [];
+  let error: string | undefined;
+  let stack: RunningStack | undefined;
+  let quarantine: AttachedQuarantine | undefined;
+  let source: Source | undefined;
+  let poison: PoisonInjector | undefined;
+  let warehouse: Warehouse | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let finalMergeAttempts = 0;
+  const marks = { workloadStart: 0, workloadEnd: 0, drainEnd: 0, verifyEnd: 0 };
+  let figures: Partial<ChaosReport['figures']> = {};
+  let quarantineDeliveries = 0;
+
+  try {
+    stack = await startStack({
+      stateDir,
+      shardCount: options.shards,
+      handlers: injector.handlers(),
+      disable: ['api'],
+      config: overrides,
+      env: handlerEnvironment(),
+    });
+    injector.attach(stack);
+    quarantine = attachQuarantine(stack);
+    warehouse = await injector.warehouse();
+    const running = stack;
+    const injected = (poison = new PoisonInjector(running));
+    source =
+      options.source === 'direct'
+        ? new DirectSource(running, 20_000, (emitted) => emitted + injected.sequenceNumbers.size - injector.acked.size)
+        : new DynamoDbSource(running, options.writers, () => injected.sequenceNumbers);
+    const onStream = () => (source as Source).recordsOnStream() + injected.sequenceNumbers.size;
+
+    let written = 0;
+    if (options.progressMs > 0) {
+      timer = setInterval(() => {
+        void (async () => {
+          const status = await warehouse!.status().catch(() => undefined);
+          progress(
+            `[chaos ${seconds(Date.now() - started)}s] written ${written}/${options.events} · on stream ${onStream()} · transformed ${injector.acked.size}` +
+              (status ? ` · history ${status.history} · staged ${status.staged} · destination ${status.destination}` : ''),
+          );
+        })();
+      }, options.progressMs);
+      timer.unref();
+    }
+
+    marks.workloadStart = Date.now();
+    for (const op of workload.ops()) {
+      if (op.kind === 'POISON') await injected.put(op);
+      else {
+        await source.apply(op);
+        written += 1;
+      }
+    }
+    await source.finish();
+    marks.workloadEnd = Date.now();
+
+    try {
+      finalMergeAttempts = (await drain({ stack: running, injector, warehouse, onStream, stallTimeoutMs: options.stallTimeoutMs })).finalMergeAttempts;
+      checks.push({ name: 'drained (stream consumed, queues empty, final merge)', expected: 'drained', actual: 'drained', ok: true });
+    } catch (e) {
+      checks.push({ name: 'drained (stream consumed, queues empty, final merge)', expected: 'drained', actual: 'stalled', ok: false, details: [(e as Error).message] });
+    }
+    marks.drainEnd = Date.now();
+
+    checks.push(...(await runChecks({ stack: running, warehouse, workload, source, poison: injected, injector, quarantine, options })));
+    quarantineDeliveries = quarantine.store.list().reduce((n, e) => n + e.deliveries, 0);
+    const status = await warehouse.status();
+    const counters = running.counters();
+    figures = {
+      history: status.history,
+      destination: status.destination,
+      tombstones: status.tombstones,
+      transformInvocations: counters.transform?.invocations ?? 0,
+      loadInvocations: counters.load?.invocations ?? 0,
+      mergeInvocations: counters.merge?.invocations ?? 0,
+      mergeFailures: counters.merge?.failures ?? 0,
+    };
+    marks.verifyEnd = Date.now();
+  } catch (e) {
+    error = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  } finally {
+    if (timer) clearInterval(timer);
+    await quarantine?.stop().catch(() => undefined);
+    await source?.close().catch(() => undefined);
+    await stack?.stop().catch((e: Error) => {
+      error ??= `stack stop: ${e.message}`;
+    });
+    // The process's warehouse (shared with the handlers) holds the DuckDB file open until closed.
+    await warehouse?.close().catch(() => undefined);
+  }
+
+  const passed = !error && checks.length > 0 && checks.every((c) => c.ok);
+  if (passed && !options.keep && !options.stateDir) rmSync(stateDir, { recursive: true, force: true });
+  const pipelineMs = (marks.drainEnd || Date.now()) - (marks.workloadStart || started);
+  const events = workload.counts.INSERT + workload.counts.MODIFY + workload.counts.REMOVE;
+  return {
+    passed,
+    options: { ...options, faults: [...FAULTS, ...EXTRA_FAULTS].filter((f) => options.faults.has(f)) },
+    checks,
+    workload: workload.counts,
+    faults: { ...injector.counts, poisonInjected: poison?.injected.length ?? 0, quarantineDeliveries, finalMergeAttempts },
+    figures: {
+      pipelineSeconds: seconds(pipelineMs),
+      workloadSeconds: seconds(marks.workloadEnd - marks.workloadStart),
+      drainSeconds: seconds(marks.drainEnd - marks.workloadEnd),
+      verifySeconds: seconds(marks.verifyEnd - marks.drainEnd),
+      totalSeconds: seconds(Date.now() - started),
+      eventsPerSecond: pipelineMs > 0 ? Math.round(events / (pipelineMs / 1000)) : 0,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      cpuSeconds: seconds((process.cpuUsage().user + process.cpuUsage().system) / 1000),
+      loadAverage: Math.round((os.loadavg()[0] ?? 0) * 10) / 10,
+      history: 0,
+      destination: 0,
+      tombstones: 0,
+      transformInvocations: 0,
+      loadInvocations: 0,
+      mergeInvocations: 0,
+      mergeFailures: 0,
+      ...figures,
+    },
+    stateDir,
+    ...(error ? { error } : {}),
+  };
+}
+
+/**
+ * Handler logging for the run: quiet by default (a table is the output), but whatever POWERTOOLS_* the caller set
+ * wins — the PHI test runs with DEBUG logs, metrics and event logging requested.
+ */
+function handlerEnvironment(): Record<string, string> {
+  const env: Record<string, string> = { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_TRACE_ENABLED: 'false' };
+  for (const [name, value] of Object.entries(process.env)) if (name.startsWith('POWERTOOLS_') && value !== undefined) env[name] = value;
+  return env;
+}

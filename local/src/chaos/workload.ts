@@ -1,0 +1,322 @@
+/**
+ * The chaos workload: a seeded, deterministic sequence of INSERT / MODIFY / REMOVE operations over K claims, with
+ * rapid bursts on one claim, poison records and one oversized item, plus the item model the operations produce.
+ *
+ * It depends on the seed alone (never on timing), so the same arguments always write the same items; the PHI test
+ * regenerates every value the workload can write from the seed with the shared generator ({@link phiSources}).
+ *
+ * Rules that keep the checks exact:
+ * - every MODIFY really changes the item (a no-op write emits no stream record, so the event count would drift);
+ * - a REMOVE is final for that claim id (so "no claim resurrected" means exactly "removed ids stay absent");
+ * - the oversized item is grown by one MODIFY and shrunk back by a later one, and is neither modified nor removed in
+ *   between (see docs/chaos.md: while it is oversized the destination holds its last fitting version).
+ */
+import { CLAIM_STATUSES, generateClaims, PAYMENT_STATUSES, Prng, type Claim } from '@claims-cdc/shared';
+
+/** An item change, as the workload decides it (images are plain, unmarshalled items). */
+export type ChangeOp =
+  | { readonly kind: 'INSERT'; readonly claimId: string; readonly after: Claim }
+  | {
+      readonly kind: 'MODIFY';
+      readonly claimId: string;
+      readonly before: Claim;
+      readonly after: Claim;
+      /** Set for status-only changes, written with UpdateItem (the others are full PutItems). */
+      readonly statusUpdate?: { readonly claim_status: string; readonly payment_status: string };
+      /** This change makes the item larger than a load-queue message: it must be quarantined as too-large. */
+      readonly oversized?: true;
+    }
+  | { readonly kind: 'REMOVE'; readonly claimId: string; readonly before: Claim };
+
+/** The poison records the harness puts straight onto the stream, and the reason each must be quarantined with. */
+export const POISON_KINDS = {
+  'not-json': 'not-json',
+  'envelope-wrong-types': 'not-a-change-record',
+  'not-a-claim': 'not-a-claim',
+  'image-wrong-types': 'claim-schema',
+  'unknown-event-name': 'unknown-event-name',
+  'insert-without-new-image': 'missing-image',
+  'key-mismatch': 'key-mismatch',
+} as const;
+
+export type PoisonKind = keyof typeof POISON_KINDS;
+
+/** A poison record to put on the stream; `claim` is a snapshot of a real item where the poison needs one. */
+export interface PoisonOp {
+  readonly kind: 'POISON';
+  readonly poison: PoisonKind;
+  readonly claim: Claim;
+}
+
+export type WorkloadOp = ChangeOp | PoisonOp;
+
+export interface WorkloadOptions {
+  readonly events: number;
+  readonly claims: number;
+  readonly seed: number;
+  readonly poison: boolean;
+  readonly oversized: boolean;
+  /** Also grow a second item past the limit and then delete it (reproduces a known bug; see docs/chaos.md). */
+  readonly oversizedRemove?: boolean;
+}
+
+/** The attribute that makes the oversized item oversized (filler text, never PHI). */
+export const OVERSIZED_ATTRIBUTE = 'attachment_notes';
+/** Its size: under DynamoDB's 400 KB item limit, over the 256 KiB queue message limit once flattened. */
+export const OVERSIZED_BYTES = 300_000;
+
+/** Seed of the generator that supplies new patient contact details for MODIFYs. */
+export const contactSeed = (seed: number): number => (seed ^ 0x2c1b3c6d) >>> 0;
+
+/**
+ * Everything the workload can write that holds PHI comes from these two pools of generated claims (the claims
+ * themselves and the contact details MODIFYs copy from the second pool).
+ */
+export const phiSources = (seed: number, claims: number): { claims: Claim[]; contacts: Claim[] } => ({
+  claims: generateClaims(claims, seed),
+  contacts: generateClaims(claims, contactSeed(seed)),
+});
+
+/** Counts of what the workload made. */
+export interface WorkloadCounts {
+  INSERT: number;
+  MODIFY: number;
+  REMOVE: number;
+  bursts: number;
+  burstEvents: number;
+  poison: Record<PoisonKind, number>;
+  oversized: number;
+  /** Oversized items deleted while oversized (the opt-in scenario). */
+  oversizedRemoved: number;
+}
+
+const ICD10 = ['E11.9', 'I10', 'J06.9', 'M54.5', 'R51', 'K21.9', 'F41.1', 'Z00.00', 'J45.909', 'N39.0', 'E78.5', 'R10.9'];
+const cents = (value: number): number => Math.round(value * 100) / 100;
+
+/** See the module comment. */
+export class Workload {
+  /** Live items by claim id, as DynamoDB must hold them once every operation so far is applied. */
+  readonly model = new Map<string, Claim>();
+  /** Claim ids whose REMOVE has been issued. */
+  readonly removed = new Set<string>();
+  readonly counts: WorkloadCounts = {
+    INSERT: 0,
+    MODIFY: 0,
+    REMOVE: 0,
+    bursts: 0,
+    burstEvents: 0,
+    poison: Object.fromEntries(Object.keys(POISON_KINDS).map((k) => [k, 0])) as Record<PoisonKind, number>,
+    oversized: 0,
+    oversizedRemoved: 0,
+  };
+
+  readonly #rng: Prng;
+  readonly #pool: Claim[];
+  readonly #contacts: Claim[];
+  /** Live ids in an array for O(1) random picks, with each id's position. */
+  readonly #live: string[] = [];
+  readonly #position = new Map<string, number>();
+  /** Claims in an oversized scenario: nothing else touches them. */
+  readonly #pinned = new Set<string>();
+  #script: { at: number; then: number; end: 'shrink' | 'remove'; claimId?: string }[] | undefined;
+
+  constructor(readonly options: WorkloadOptions) {
+    this.#rng = new Prng(options.seed);
+    const sources = phiSources(options.seed, options.claims);
+    this.#pool = sources.claims;
+    this.#contacts = sources.contacts;
+  }
+
+  /** The operations, generated lazily (a million of them never sit in memory at once). */
+  *ops(): Generator<WorkloadOp> {
+    const { events, claims } = this.options;
+    const rng = this.#rng;
+    const poisonAt = this.#poisonPositions();
+    const removeRate = Math.min(0.05, (0.3 * claims) / Math.max(events, 1));
+    let inserted = 0;
+    let burst: { claimId: string; left: number; thenRemove: boolean } | undefined;
+
+    for (let emitted = 0; emitted < events; emitted += 1) {
+      for (const kind of poisonAt.get(emitted) ?? []) yield this.#poison(kind);
+
+      const scripted = this.#scripted(emitted, events);
+      if (scripted) {
+        if (burst && this.#pinned.has(burst.claimId)) burst = undefined;
+        yield scripted;
+        continue;
+      }
+
+      if (burst && this.model.has(burst.claimId) && !this.#pinned.has(burst.claimId)) {
+        this.counts.burstEvents += 1;
+        if (burst.left === 1 && burst.thenRemove && this.#live.length > 1) {
+          const claimId = burst.claimId;
+          burst = undefined;
+          yield this.#remove(claimId);
+          continue;
+        }
+        const claimId = burst.claimId;
+        burst.left -= 1;
+        if (burst.left === 0) burst = undefined;
+        yield this.#modify(claimId, 'random');
+        continue;
+      }
+      burst = undefined;
+
+      const insertsLeft = claims - inserted;
+      const pInsert = this.#live.length === 0 ? 1 : Math.min(1, (2 * insertsLeft) / (events - emitted));
+      if (insertsLeft > 0 && rng.next() < pInsert) {
+        inserted += 1;
+        yield this.#insert(this.#pool[inserted - 1] as Claim);
+        continue;
+      }
+      const claimId = this.#pickLive();
+      if (!claimId) {
+        // Only the pinned (oversized) claim is live: insert another claim if any is left, else stop early (the
+        // counts report how many events were made).
+        if (insertsLeft > 0) {
+          inserted += 1;
+          yield this.#insert(this.#pool[inserted - 1] as Claim);
+          continue;
+        }
+        return;
+      }
+      const roll = rng.next();
+      if (roll < removeRate && this.#live.length > 1) {
+        yield this.#remove(claimId);
+      } else if (roll < removeRate + 0.12) {
+        // A rapid burst: several changes of one claim back to back (they share stream batches, load batches, merges).
+        const left = rng.int(2, 6);
+        this.counts.bursts += 1;
+        this.counts.burstEvents += 1;
+        burst = { claimId, left: left - 1, thenRemove: rng.next() < 0.2 };
+        yield this.#modify(claimId, 'random');
+      } else {
+        yield this.#modify(claimId, 'random');
+      }
+    }
+  }
+
+  /** Evenly spread positions for the poison records (every kind at least once), cycling through the kinds. */
+  #poisonPositions(): Map<number, PoisonKind[]> {
+    const at = new Map<number, PoisonKind[]>();
+    if (!this.options.poison) return at;
+    const kinds = Object.keys(POISON_KINDS) as PoisonKind[];
+    const count = Math.max(kinds.length, Math.round(this.options.events * 0.01));
+    for (let i = 0; i < count; i += 1) {
+      // Position 0 has no live claim yet; poison that needs one borrows a pool claim instead.
+      const position = Math.min(this.options.events - 1, Math.floor(((i + 0.5) * this.options.events) / count));
+      at.set(position, [...(at.get(position) ?? []), kinds[i % kinds.length] as PoisonKind]);
+    }
+    return at;
+  }
+
+  #poison(kind: PoisonKind): PoisonOp {
+    this.counts.poison[kind] += 1;
+    const claimId = this.#pickLive();
+    const claim = claimId ? (this.model.get(claimId) as Claim) : (this.#pool[0] as Claim);
+    return { kind: 'POISON', poison: kind, claim: structuredClone(claim) };
+  }
+
+  /** A random live claim that no scenario holds, or undefined when there is none. */
+  #pickLive(): string | undefined {
+    const n = this.#live.length;
+    if (n <= this.#pinned.size) return undefined;
+    for (;;) {
+      const id = this.#live[this.#rng.int(0, n - 1)] as string;
+      if (!this.#pinned.has(id)) return id;
+    }
+  }
+
+  /**
+   * The scripted oversized scenarios, at fixed fractions of the run: grow an item past the queue message limit,
+   * then shrink it back (the default); or grow one and then delete it (opt-in, reproduces the known bug).
+   */
+  #scripted(emitted: number, events: number): ChangeOp | undefined {
+    if (events < 20) return undefined;
+    this.#script ??= [
+      ...(this.options.oversized ? [{ at: Math.floor(events * 0.3), then: Math.floor(events * 0.3) + Math.max(5, Math.floor(events * 0.2)), end: 'shrink' as const }] : []),
+      ...(this.options.oversizedRemove ? [{ at: Math.floor(events * 0.6), then: Math.floor(events * 0.6) + 3, end: 'remove' as const }] : []),
+    ];
+    for (const step of this.#script) {
+      if (emitted === step.at && !step.claimId) {
+        const claimId = this.#pickLive();
+        if (!claimId) continue;
+        step.claimId = claimId;
+        this.#pinned.add(claimId);
+        return this.#modify(claimId, 'grow');
+      }
+      if (emitted === step.then && step.claimId) {
+        this.#pinned.delete(step.claimId);
+        if (step.end === 'shrink') return this.#modify(step.claimId, 'shrink');
+        this.counts.oversizedRemoved += 1;
+        return this.#remove(step.claimId);
+      }
+    }
+    return undefined;
+  }
+
+  #insert(claim: Claim): ChangeOp {
+    const after = structuredClone(claim);
+    this.model.set(after.claim_id, after);
+    this.#position.set(after.claim_id, this.#live.length);
+    this.#live.push(after.claim_id);
+    this.counts.INSERT += 1;
+    return { kind: 'INSERT', claimId: after.claim_id, after };
+  }
+
+  #remove(claimId: string): ChangeOp {
+    const before = this.model.get(claimId) as Claim;
+    this.model.delete(claimId);
+    this.removed.add(claimId);
+    const index = this.#position.get(claimId) as number;
+    const last = this.#live.pop() as string;
+    if (last !== claimId) {
+      this.#live[index] = last;
+      this.#position.set(last, index);
+    }
+    this.#position.delete(claimId);
+    this.counts.REMOVE += 1;
+    return { kind: 'REMOVE', claimId, before };
+  }
+
+  #modify(claimId: string, how: 'random' | 'grow' | 'shrink'): ChangeOp {
+    const rng = this.#rng;
+    const before = this.model.get(claimId) as Claim;
+    const after = structuredClone(before) as Claim & Record<string, unknown>;
+    let statusUpdate: { claim_status: string; payment_status: string } | undefined;
+    if (how === 'grow') {
+      // Filler text that compresses nothing away and says nothing about a patient.
+      const unit = 'Scanned attachment, page text withheld; ';
+      after[OVERSIZED_ATTRIBUTE] = unit.repeat(Math.ceil(OVERSIZED_BYTES / unit.length)).slice(0, OVERSIZED_BYTES);
+      this.counts.oversized += 1;
+    } else if (how === 'shrink') {
+      delete after[OVERSIZED_ATTRIBUTE];
+      after.claim_status = CLAIM_STATUSES[(CLAIM_STATUSES.indexOf(before.claim_status) + 1) % CLAIM_STATUSES.length] as Claim['claim_status'];
+    } else {
+      const roll = rng.next();
+      if (roll < 0.4) {
+        const others = CLAIM_STATUSES.filter((s) => s !== before.claim_status);
+        after.claim_status = rng.pick(others);
+        after.payment_status = rng.pick(PAYMENT_STATUSES);
+        statusUpdate = { claim_status: after.claim_status, payment_status: after.payment_status };
+      } else if (roll < 0.65) {
+        const delta = cents((rng.int(1, 40_000) / 100) * (rng.next() < 0.3 ? -1 : 1));
+        const total = cents(before.total_charge + delta);
+        after.total_charge = total === before.total_charge || total <= 0 ? cents(before.total_charge + 1.11) : total;
+      } else if (roll < 0.85) {
+        const donor = this.#contacts[rng.int(0, this.#contacts.length - 1)] as Claim;
+        after.patient = { ...after.patient, phone: donor.patient.phone, email: donor.patient.email, street: donor.patient.street };
+        if (after.patient.phone === before.patient.phone && after.patient.email === before.patient.email && after.patient.street === before.patient.street) {
+          after.claim_status = CLAIM_STATUSES[(CLAIM_STATUSES.indexOf(before.claim_status) + 1) % CLAIM_STATUSES.length] as Claim['claim_status'];
+        }
+      } else {
+        const missing = ICD10.filter((code) => !before.diagnosis_codes.includes(code));
+        if (missing.length > 0) after.diagnosis_codes = [...before.diagnosis_codes, rng.pick(missing)];
+        else after.diagnosis_codes = before.diagnosis_codes.slice(0, 1);
+      }
+    }
+    this.model.set(claimId, after);
+    this.counts.MODIFY += 1;
+    return { kind: 'MODIFY', claimId, before, after, ...(statusUpdate ? { statusUpdate } : {}), ...(how === 'grow' ? { oversized: true as const } : {}) };
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The chaos harness, small, inside `npm test`: a few hundred events with every fault on, in a child process (the
+ * real handlers keep the environment of the first stack they were imported for), with ALL logging turned on —
+ * DEBUG logs, event logging requested, EMF metrics printed — and every line the process writes captured. It must
+ * pass every check, and no line may hold a PHI value of the claims it wrote (regenerated here from the seed with
+ * the shared generator).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TABLES } from '@claims-cdc/shared';
+import { phiFinder, phiValues } from '@claims-cdc/shared/test-support/phi';
+import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
+import type { ChaosReport } from '../src/chaos/run';
+import { FAULTS } from '../src/chaos/options';
+import { phiSources } from '../src/chaos/workload';
+import { killAllTsChildren, REPO_ROOT, startTsChild, type TsChild } from './support/ts-child';
+
+const CLI = path.join(REPO_ROOT, 'local', 'src', 'chaos', 'cli.ts');
+const RUN = { events: 300, claims: 40, seed: 7 };
+
+describe('npm run chaos, small, every fault on, all logging captured', () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-chaos-test-'));
+  let harness: TsChild | undefined;
+  let result: { code: number | null; stdout: string; stderr: string };
+  let report: ChaosReport;
+
+  beforeAll(async () => {
+    // Act
+    harness = startTsChild(
+      CLI,
+      ['--events', String(RUN.events), '--claims', String(RUN.claims), '--seed', String(RUN.seed), '--faults', 'all', '--json', '--state-dir', stateDir],
+      {
+        POWERTOOLS_LOG_LEVEL: 'DEBUG',
+        POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        POWERTOOLS_DEV: 'false',
+      },
+    );
+    const code = await harness.exited;
+    result = { code, stdout: harness.stdout(), stderr: harness.stderr() };
+    const line = result.stdout.split('\n').find((l) => l.startsWith('{"chaosReport":'));
+    if (!line) throw new Error(`the harness printed no report (exit ${result.code})\n--- stderr\n${result.stderr.slice(-4000)}`);
+    report = (JSON.parse(line) as { chaosReport: ChaosReport }).chaosReport;
+  }, 300_000);
+
+  afterAll(() => {
+    killAllTsChildren();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('passes every check and exits 0', () => {
+    // Assess
+    const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.name}: expected ${c.expected}, got ${c.actual} ${(c.details ?? []).join('; ')}`);
+    expect(failed).toEqual([]);
+    expect(report.error).toBeUndefined();
+    expect(report.passed).toBe(true);
+    expect(result.code).toBe(0);
+  });
+
+  it('ran the workload it was asked for with every fault injected', () => {
+    // Assess
+    expect(report.options.faults).toEqual([...FAULTS]);
+    expect(report.workload.INSERT + report.workload.MODIFY + report.workload.REMOVE).toBe(RUN.events);
+    expect(report.workload.bursts).toBeGreaterThan(0);
+    expect(report.checks.find((c) => c.name.startsWith('every enabled fault'))?.ok).toBe(true);
+    expect(report.faults.mergeCrashesRolledBack).toBe(report.faults.mergeCrashes);
+    expect(report.faults.poisonInjected).toBeGreaterThanOrEqual(7);
+  });
+
+  it('wrote no generated PHI value (names, emails, phones, birth dates, streets, member ids) in any output line', () => {
+    // Prepare: every PHI value the workload could have written, from the seed, with the shared generator.
+    const { claims, contacts } = phiSources(RUN.seed, RUN.claims);
+    const values = phiValues([...claims, ...contacts]);
+    const find = phiFinder(values);
+    const lines = `${result.stdout}\n${result.stderr}`.split('\n');
+    // Act
+    const leaks = lines.flatMap((line, n) => find(line).map((v) => `line ${n + 1}: ${v.path}`));
+    // Assess: the output really holds every stage's logs (info and the quarantine warnings) and EMF metrics.
+    expect(values.length).toBeGreaterThan(RUN.claims * 4);
+    for (const message of ['batch transformed', 'batch staged', 'merge run', 'record quarantined']) {
+      expect(lines.some((l) => l.includes(`"message":"${message}"`))).toBe(true);
+    }
+    expect(lines.some((l) => l.includes('"_aws"') && l.includes('"CloudWatchMetrics"'))).toBe(true);
+    expect(leaks).toEqual([]);
+  });
+
+  it('did carry those PHI values through the pipeline (so their absence from the output means something)', async () => {
+    // Prepare: the run's warehouse, closed by the harness when it exited.
+    const { claims } = phiSources(RUN.seed, RUN.claims);
+    const find = phiFinder(phiValues(claims));
+    const warehouse = await DuckDbWarehouse.open({ path: path.join(stateDir, 'warehouse.duckdb') });
+    try {
+      // Act
+      const rows = await warehouse.query(`SELECT rawImage FROM ${TABLES.history}`);
+      const found = new Set(rows.flatMap((r) => find(String(r.rawImage)).map((v) => v.value)));
+      // Assess
+      expect(rows.length).toBeGreaterThan(0);
+      expect(found.size).toBeGreaterThan(RUN.claims);
+    } finally {
+      await warehouse.close();
+    }
+  });
+});

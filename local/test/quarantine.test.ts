@@ -1,0 +1,201 @@
+/**
+ * Quarantine, locally: the store folds queue messages into entries (parts joined, redeliveries collapsed, nothing
+ * dropped), and `claims-cdc quarantine` lists, shows and re-drives them against a running stack with the real
+ * handlers (in a child process): a poison record lands in quarantine with its reason, a still-broken fix is refused,
+ * and a fixed record reaches the destination.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { buildChangeRecord, generateClaims, quarantineMessages, type Claim } from '@claims-cdc/shared';
+import { run } from '../src/cli/main';
+import { PHI_WARNING, QuarantineLookupError, QuarantineStore, type QuarantineEntry, type StoreLine } from '../src/quarantine';
+import { callStackControl, readStackInfo, type StackInfo } from '../src/stack/stack-client';
+import { killAllTsChildren, REPO_ROOT, startTsChild, type TsChild } from './support/ts-child';
+import { waitUntil } from './support/wait';
+
+const part = (message: ReturnType<typeof quarantineMessages>[number]): StoreLine => ({ type: 'part', receivedAt: '2026-01-01T00:00:00.000Z', message });
+
+describe('QuarantineStore', () => {
+  let dir: string;
+  let store: QuarantineStore;
+  const origin = { stage: 'transform' as const, id: '49600000000000000000000000001', source: 'arn:aws:kinesis:us-east-1:000000000000:stream/S' };
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-qstore-'));
+    store = new QuarantineStore(path.join(dir, 'quarantine.jsonl'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('joins the parts of a split payload, once every part is in, and writes an owner-only file', () => {
+    // Prepare: a payload larger than one queue message.
+    const payload = Buffer.alloc(600_000, 'x').toString('base64');
+    const parts = quarantineMessages('too-large', 'row too large', origin, payload);
+    // Act
+    store.append([part(parts[0]!)]);
+    const partial = store.list();
+    store.append(parts.slice(1).map(part));
+    // Assess
+    expect(parts.length).toBeGreaterThan(1);
+    expect(partial).toMatchObject([{ reason: 'too-large', complete: false }]);
+    expect(store.get(partial[0]!.id)).toMatchObject({ complete: true, payload });
+    expect(statSync(store.file).mode & 0o077).toBe(0);
+  });
+
+  it('collapses the same input quarantined again (a redelivered batch) and a part written twice into one entry', () => {
+    // Prepare
+    const first = quarantineMessages('not-json', 'payload is not valid JSON', origin, 'bm90IGpzb24=');
+    const again = quarantineMessages('not-json', 'payload is not valid JSON', origin, 'bm90IGpzb24=');
+    const other = quarantineMessages('not-json', 'payload is not valid JSON', { ...origin, id: '49600000000000000000000000002' }, 'b3RoZXI=');
+    // Act
+    store.append([...first, ...first, ...again, ...other].map(part));
+    // Assess
+    const entries = store.list();
+    expect(entries).toHaveLength(2);
+    expect(entries.find((e) => e.origin.id === origin.id)).toMatchObject({ deliveries: 2, complete: true, reason: 'not-json' });
+  });
+
+  it('keeps a queue message that is not in the quarantine format, and skips a torn last line', () => {
+    // Prepare
+    store.append([{ type: 'unreadable', receivedAt: '2026-01-01T00:00:00.000Z', messageId: 'm-1', body: 'garbage body' }]);
+    writeFileSync(store.file, `${readFileSync(store.file, 'utf8')}{"type":"part","rece`);
+    // Act
+    const entries = store.list();
+    // Assess
+    expect(entries).toMatchObject([{ reason: 'unreadable-quarantine-message', origin: { stage: 'unknown', id: 'm-1' }, complete: true }]);
+    expect(store.get(entries[0]!.id).payload).toBe('garbage body');
+  });
+
+  it('finds entries by unique id prefix, marks them re-driven, and names an unknown id', () => {
+    // Prepare
+    store.append(quarantineMessages('not-json', 'payload is not valid JSON', origin, 'eA==').map(part));
+    const [entry] = store.list();
+    // Act
+    store.markRedriven(entry!.id.slice(0, 6), { at: '2026-01-02T00:00:00.000Z', target: 'stream', ref: '123' });
+    store.markRedriven(entry!.id, { at: '2026-01-02T00:00:00.000Z', target: 'stream', ref: '123' });
+    // Assess
+    expect(store.get(entry!.id.slice(0, 6)).redriven).toEqual({ at: '2026-01-02T00:00:00.000Z', target: 'stream', ref: '123' });
+    expect(() => store.get('zzz')).toThrow(QuarantineLookupError);
+  });
+});
+
+describe('claims-cdc quarantine against a running stack', () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-quarantine-'));
+  const at = ['--state-dir', stateDir];
+  let child: TsChild;
+  let info: StackInfo;
+  let kinesis: KinesisClient;
+  const claim = generateClaims(1, 4242)[0] as Claim;
+  const poison = JSON.stringify(
+    buildChangeRecord({ eventName: 'INSERT', tableName: 'InsuranceClaims', keys: { claim_id: claim.claim_id }, newImage: { ...claim, total_charge: String(claim.total_charge) }, micros: 1_731_924_555_932_000 }),
+  );
+  let entryId = '';
+
+  const cli = async (...argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await run([...argv, ...at], { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  const list = async () => JSON.parse((await cli('quarantine', 'list', '--json')).out) as QuarantineEntry[];
+
+  beforeAll(async () => {
+    child = startTsChild(path.join(REPO_ROOT, 'local', 'test', 'fixtures', 'quarantine-stack.ts'), [stateDir]);
+    await child.waitForOutput(/^ready$/m);
+    info = readStackInfo(stateDir)!;
+    kinesis = new KinesisClient({ endpoint: info.endpoints.kinesis, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  }, 60_000);
+
+  afterAll(() => {
+    kinesis?.destroy();
+    killAllTsChildren();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('a poison record put on the stream lands in quarantine with its reason, listed without its payload', async () => {
+    // Act
+    const put = await kinesis.send(new PutRecordCommand({ StreamName: 'InsuranceClaimsStream', PartitionKey: 'ABC', Data: Buffer.from(poison) }));
+    const entries = await waitUntil(async () => ((await list()).length > 0 ? list() : undefined), 'the poison record in quarantine');
+    // Assess
+    expect(entries).toHaveLength(1);
+    const [entry] = entries;
+    entryId = entry!.id;
+    expect(entry).toMatchObject({ reason: 'claim-schema', origin: { stage: 'transform', id: put.SequenceNumber }, complete: true, deliveries: 1 });
+    expect(entry!.detail).toContain('total_charge');
+    expect(entry).not.toHaveProperty('payload');
+    const table = await cli('quarantine', 'list');
+    expect(table.out).toMatch(new RegExp(`^${entryId}\\s+claim-schema\\s+stream record ${put.SequenceNumber}`, 'm'));
+  });
+
+  it('show prints the raw record, after a PHI warning on stderr', async () => {
+    // Act
+    const shown = await cli('quarantine', 'show', entryId.slice(0, 5));
+    // Assess
+    expect(shown.code).toBe(0);
+    expect(shown.out).toBe(poison);
+    expect(shown.err.split('\n')[0]).toBe(PHI_WARNING);
+  });
+
+  it('refuses a "fix" that the pipeline would still reject, naming the reason, and leaves the entry as it was', async () => {
+    // Prepare
+    const file = path.join(stateDir, 'still-broken.json');
+    writeFileSync(file, poison);
+    // Act
+    const reply = await cli('quarantine', 'redrive', entryId, '--file', file);
+    // Assess
+    expect(reply.code).toBe(1);
+    expect(reply.err).toMatch(/^claims-cdc quarantine: the fixed record would be rejected again: claim-schema: NewImage does not match the claim schema: total_charge/);
+    expect((await list())[0]!.redriven).toBeUndefined();
+  });
+
+  it('re-drives a fixed record onto the stream, and it reaches the destination', async () => {
+    // Prepare: the user's fix — the charge as a number again.
+    const fixed = JSON.parse(poison) as { dynamodb: { NewImage: Record<string, unknown> } };
+    fixed.dynamodb.NewImage.total_charge = { N: String(claim.total_charge) };
+    const file = path.join(stateDir, 'fixed.json');
+    writeFileSync(file, JSON.stringify(fixed, null, 2));
+    // Act
+    const reply = await cli('quarantine', 'redrive', entryId, '--file', file);
+    // Assess
+    expect(reply.err).toBe('');
+    expect(reply.code).toBe(0);
+    expect(reply.out).toMatch(new RegExp(`^${entryId} re-driven to the Kinesis stream \\(sequence number \\d+\\)$`));
+    const rows = await waitUntil(async () => {
+      const found = await callStackControl<Record<string, unknown>[]>(info, 'sql', {
+        sql: `SELECT claimId, totalCharge, patientLastName FROM openflow_insclaim_dest_tbl WHERE claimId = '${claim.claim_id}'`,
+      });
+      return found.length > 0 ? found : undefined;
+    }, 'the re-driven claim in the destination');
+    expect(rows).toEqual([{ claimId: claim.claim_id, totalCharge: claim.total_charge, patientLastName: claim.patient.last_name }]);
+    expect((await list())[0]!.redriven).toMatchObject({ target: 'stream' });
+  });
+
+  it('refuses to re-drive the same entry twice without --force', async () => {
+    // Act
+    const reply = await cli('quarantine', 'redrive', entryId, '--file', path.join(stateDir, 'fixed.json'));
+    // Assess
+    expect(reply.code).toBe(1);
+    expect(reply.err).toContain(`${entryId} was already re-driven at`);
+  });
+
+  it('still lists the entries from the state directory once the stack has stopped', async () => {
+    // Act
+    child.signal('SIGTERM');
+    expect(await child.exited).toBe(0);
+    const entries = await list();
+    // Assess
+    expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+    expect(entries).toMatchObject([{ id: entryId, reason: 'claim-schema', redriven: { target: 'stream' } }]);
+    const redrive = await cli('quarantine', 'redrive', entryId, '--file', path.join(stateDir, 'fixed.json'));
+    expect(redrive.code).toBe(1);
+    expect(redrive.err).toContain('needs the running stack');
+  });
+
+  it('answers bad arguments with one usage line and exit code 2', async () => {
+    // Act + Assess
+    expect(await cli('quarantine', 'explode')).toMatchObject({ code: 2, err: expect.stringContaining("unknown quarantine action 'explode'") });
+    expect(await cli('quarantine', 'show')).toMatchObject({ code: 2, err: expect.stringContaining('needs an ID') });
+    expect(await cli('quarantine', 'redrive', 'abc')).toMatchObject({ code: 2, err: expect.stringContaining('--file') });
+  });
+});
