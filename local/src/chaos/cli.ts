@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { getHeapStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, EXTRA_FAULTS, FAULTS, parseFaults, type ChaosOptions, type SourceKind } from './options';
+import { DEFAULTS, FAULTS, parseFaults, type ChaosOptions, type SourceKind } from './options';
 import { formatReport } from './report';
 import { runChaos } from './run';
 
@@ -20,7 +20,6 @@ handlers, with faults injected; then it drains and checks that nothing was lost,
   --seed S              workload seed (default ${DEFAULTS.seed})
   --faults LIST         comma-separated, 'all' (default), 'none', or 'all,-poison'; known:
                         ${FAULTS.join(', ')}
-                        opt-in (not in 'all'): ${EXTRA_FAULTS.join(', ')} — reproduces a known bug, fails until fixed
   --shards N            Kinesis shards (default ${DEFAULTS.shards})
   --source KIND         dynamodb (default): writes go through DynamoDB and the capture (40–160 writes/s here);
                         direct: the harness keeps the items and puts DynamoDB's exact stream records itself,

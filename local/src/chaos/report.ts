@@ -45,7 +45,7 @@ export function formatReport(report: ChaosReport): string {
         ['merge-concurrent', `${f.mergeConcurrent} pairs of merges started at once`],
         ['poison', `${f.poisonInjected} records (${poison || '-'})`],
         ['oversized', `${w.oversized - w.oversizedRemoved} item(s) grown past the queue message limit, then shrunk`],
-        ['oversized-remove', `${w.oversizedRemoved} item(s) grown past the limit, then deleted (known bug: see docs/chaos.md)`],
+        ['oversized-remove', `${w.oversizedRemoved} item(s) grown past the limit, then deleted (the REMOVE must still reach the warehouse)`],
       ].filter(([name]) => o.faults.includes(name as never)),
     ),
   );

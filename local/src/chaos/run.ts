@@ -10,7 +10,7 @@ import { attachQuarantine, type AttachedQuarantine } from '../quarantine';
 import { loadStackConfig, startStack, type RunningStack, type StackConfigOverrides } from '../stack';
 import { drain } from './drain';
 import { FaultInjector, type FaultCounts } from './faults';
-import { EXTRA_FAULTS, FAULTS, type ChaosOptions } from './options';
+import { FAULTS, type ChaosOptions } from './options';
 import { runChecks } from './checks';
 import { DirectSource, DynamoDbSource, PoisonInjector, type Source } from './sources';
 import type { Check } from './verify';
@@ -162,7 +162,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
   const events = workload.counts.INSERT + workload.counts.MODIFY + workload.counts.REMOVE;
   return {
     passed,
-    options: { ...options, faults: [...FAULTS, ...EXTRA_FAULTS].filter((f) => options.faults.has(f)) },
+    options: { ...options, faults: FAULTS.filter((f) => options.faults.has(f)) },
     checks,
     workload: workload.counts,
     faults: { ...injector.counts, poisonInjected: poison?.injected.length ?? 0, quarantineDeliveries, finalMergeAttempts },

@@ -56,7 +56,7 @@ export interface WorkloadOptions {
   readonly seed: number;
   readonly poison: boolean;
   readonly oversized: boolean;
-  /** Also grow a second item past the limit and then delete it (reproduces a known bug; see docs/chaos.md). */
+  /** Also grow a second item past the limit and then delete it: its REMOVE must still reach the warehouse. */
   readonly oversizedRemove?: boolean;
 }
 
@@ -86,7 +86,7 @@ export interface WorkloadCounts {
   burstEvents: number;
   poison: Record<PoisonKind, number>;
   oversized: number;
-  /** Oversized items deleted while oversized (the opt-in scenario). */
+  /** Oversized items deleted while oversized. */
   oversizedRemoved: number;
 }
 
@@ -229,7 +229,8 @@ export class Workload {
 
   /**
    * The scripted oversized scenarios, at fixed fractions of the run: grow an item past the queue message limit,
-   * then shrink it back (the default); or grow one and then delete it (opt-in, reproduces the known bug).
+   * then shrink it back; and grow another and then delete it (the REMOVE, too large with its old image, must still
+   * reach the warehouse).
    */
   #scripted(emitted: number, events: number): ChangeOp | undefined {
     if (events < 20) return undefined;
