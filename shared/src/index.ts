@@ -13,3 +13,6 @@ export * from './warehouse/port';
 export * from './warehouse/tables';
 export * from './domain/change-record';
 export * from './domain/quarantine';
+export * from './domain/attribute-value';
+export * from './domain/cell-rules';
+export * from './domain/event-time';

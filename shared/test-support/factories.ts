@@ -4,13 +4,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KinesisStreamEvent, KinesisStreamRecord, SQSEvent, SQSRecord } from 'aws-lambda';
-import { buildChangeRecord } from '../src/domain/change-record';
+import { buildChangeRecord, marshallImage, type WireItem } from '../src/domain/change-record';
 import type { ChangeEvent, EventName } from '../src/domain/change-event';
 import type { Claim, ClaimStatus } from '../src/domain/claim';
 import type { ClaimRow } from '../src/domain/columns';
 import { toClaimRow } from '../src/domain/flatten';
 import { generateClaims } from '../src/domain/generator';
 import { compareEvents, decide, versionKey } from '../src/domain/merge-rules';
+
+/** A plain item as DynamoDB JSON (what stream records carry). */
+export const wire = (item: Record<string, unknown>): WireItem => marshallImage(item);
 
 export const TABLE_NAME = 'InsuranceClaims';
 
@@ -61,7 +64,7 @@ export const changeEvent = (op: Op): ChangeEvent => ({
   claimId: op.claim.claim_id,
   eventCreationUnixTime: String(op.micros),
   sequenceNumber: op.seq ?? '',
-  ...(op.eventName === 'REMOVE' ? { oldImage: op.claim } : { newImage: op.claim }),
+  ...(op.eventName === 'REMOVE' ? { oldImage: wire(op.claim) } : { newImage: wire(op.claim) }),
 });
 
 /** The row an op stages. */
@@ -107,15 +110,41 @@ export const sqsEvent = (bodies: readonly string[]): SQSEvent => ({
   ),
 });
 
-/** What the destination must hold after any delivery of `rows`: the merge-rules oracle, in memory. */
-export const expectedDestination = (rows: readonly ClaimRow[]): Map<string, ClaimRow> => {
-  const byClaim = new Map<string, ClaimRow[]>();
-  for (const r of rows) byClaim.set(String(r.claimId), [...(byClaim.get(String(r.claimId)) ?? []), r]);
-  const result = new Map<string, ClaimRow>();
-  const asVersioned = (r: ClaimRow) => ({ eventCreationUnixTime: String(r.eventCreationUnixTime), sequenceNumber: String(r.sequenceNumber ?? ''), eventId: String(r.eventId) });
-  for (const [claimId, events] of byClaim) {
-    const newest = [...events].sort((a, b) => compareEvents(asVersioned(a), asVersioned(b))).at(-1) as ClaimRow;
-    if (decide(newest.eventName as EventName, versionKey(asVersioned(newest)), undefined, undefined) === 'upsert') result.set(claimId, newest);
+const asVersioned = (r: ClaimRow) => ({ eventCreationUnixTime: String(r.eventCreationUnixTime), sequenceNumber: String(r.sequenceNumber ?? ''), eventId: String(r.eventId) });
+
+/**
+ * The merge-rules oracle, in memory: one {@link MergeOracle.merge} per warehouse merge run, with a destination and
+ * tombstones of its own, so the rules' stale branches run exactly as the SQL's do.
+ */
+export class MergeOracle {
+  readonly destination = new Map<string, ClaimRow>();
+  readonly tombstones = new Map<string, ClaimRow>();
+
+  /** One merge run over the rows staged since the last one (duplicates allowed). */
+  merge(staged: readonly ClaimRow[]): this {
+    const newest = new Map<string, ClaimRow>();
+    for (const r of staged) {
+      const current = newest.get(String(r.claimId));
+      if (!current || compareEvents(asVersioned(r), asVersioned(current)) > 0) newest.set(String(r.claimId), r);
+    }
+    for (const [claimId, event] of newest) {
+      const dest = this.destination.get(claimId);
+      const tomb = this.tombstones.get(claimId);
+      const action = decide({
+        eventName: event.eventName as EventName,
+        eventKey: versionKey(asVersioned(event)),
+        destinationKey: dest && versionKey(asVersioned(dest)),
+        tombstoneKey: tomb && versionKey(asVersioned(tomb)),
+      });
+      if (action === 'upsert') this.destination.set(claimId, event);
+      if (action === 'delete') {
+        this.destination.delete(claimId);
+        this.tombstones.set(claimId, event);
+      }
+    }
+    return this;
   }
-  return result;
-};
+}
+
+/** What the destination must hold after any delivery of `rows`: the newest event of each claim, unless a REMOVE. */
+export const expectedDestination = (rows: readonly ClaimRow[]): Map<string, ClaimRow> => new MergeOracle().merge(rows).destination;

@@ -6,7 +6,7 @@ import { CLAIM_COLUMNS } from '../src/domain/columns';
 import { RecordRejectedError } from '../src/domain/errors';
 import { toClaimRow } from '../src/domain/flatten';
 import { ClaimGenerator, generateClaims } from '../src/domain/generator';
-import { changeRecord, claims, millisecondRecord } from '../test-support/factories';
+import { changeRecord, claims, millisecondRecord, wire } from '../test-support/factories';
 
 const FIXTURE = join(__dirname, 'fixtures', 'kinesis-dynamodb-stream.powertools.json');
 const [claim] = claims(1) as [ReturnType<typeof claims>[number]];
@@ -39,7 +39,7 @@ describe('decode', () => {
     // Act
     const event = toChangeEvent(changeRecord({ eventName: 'INSERT', claim, micros: T, eventId: 'e-1' }), '4960001');
     // Assess
-    expect(event).toEqual({ eventId: 'e-1', eventName: 'INSERT', claimId: claim.claim_id, eventCreationUnixTime: String(T), sequenceNumber: '4960001', newImage: claim });
+    expect(event).toEqual({ eventId: 'e-1', eventName: 'INSERT', claimId: claim.claim_id, eventCreationUnixTime: String(T), sequenceNumber: '4960001', newImage: wire(claim) });
   });
 
   it('scales millisecond records (no precision field) to microseconds, so mixed precisions order correctly', () => {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ALL_COLUMNS, TABLES, toClaimRow, type ClaimRow, type ColumnSpec } from '@claims-cdc/shared';
+import { ALL_COLUMNS, TABLES, toClaimRow, type ClaimRow, type ColumnSpec, marshallImage } from '@claims-cdc/shared';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { QuarantineEntryWithPayload } from '../quarantine';
 import type { RunningStack } from '../stack';
@@ -63,7 +63,7 @@ const hashOf = (values: unknown[]): string => createHash('sha256').update(JSON.s
 
 /** The row the registry makes of an item (the same `toClaimRow` the transform runs). */
 export const rowOfItem = (item: Record<string, unknown>): ClaimRow =>
-  toClaimRow({ eventId: '-', eventName: 'INSERT', claimId: String(item.claim_id), eventCreationUnixTime: '0', sequenceNumber: '', newImage: item });
+  toClaimRow({ eventId: '-', eventName: 'INSERT', claimId: String(item.claim_id), eventCreationUnixTime: '0', sequenceNumber: '', newImage: marshallImage(item) });
 
 /** Source items, hashed: claim id → { hash, values }. */
 export function hashItems(items: Iterable<Record<string, unknown>>): Map<string, { hash: string; values: unknown[] }> {

@@ -5,9 +5,10 @@
  */
 import {
   buildWireChangeRecord,
+  checkRow,
   CLAIM_COLUMNS,
   type ColumnSpec,
-  RecordRejectedError,
+  toRejection,
   type ResultRow,
   TABLES,
   toChangeEvent,
@@ -59,8 +60,9 @@ export const destinationQuery = (): string =>
  */
 export const expectedRow = (item: WireItem, tableName: string): Record<string, string | number | null> => {
   const claimId = item.claim_id;
-  const record = buildWireChangeRecord({ eventName: 'INSERT', tableName, keys: claimId ? { claim_id: claimId } : {}, newImage: item, micros: 1, eventId: 'verify' });
-  return toClaimRow(toChangeEvent(record, ''));
+  // Now as the record's time: any plausible time will do (verify compares images, not versions).
+  const record = buildWireChangeRecord({ eventName: 'INSERT', tableName, keys: claimId ? { claim_id: claimId } : {}, newImage: item, micros: Date.now() * 1000, eventId: 'verify' });
+  return checkRow(toClaimRow(toChangeEvent(record, '')));
 };
 
 const DB_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|[+-]00(?::?00)?)?$/;
@@ -130,8 +132,8 @@ export function diffRows(items: readonly WireItem[], destination: readonly Resul
     try {
       expected = expectedRow(item, tableName);
     } catch (error) {
-      if (!(error instanceof RecordRejectedError)) throw error;
-      unprocessable.push({ claimId, reason: error.message });
+      // Whatever an item holds, verify reports it and goes on (the pipeline quarantines such an item's changes).
+      unprocessable.push({ claimId, reason: toRejection(error).message });
       continue;
     }
     const actual = rowsById.get(claimId)?.[0];

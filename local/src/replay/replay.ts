@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { type ClaimRow, parseChangeRecord, RecordRejectedError, toClaimRow } from '@claims-cdc/shared';
+import { type ChangeEvent, checkRow, type ClaimRow, decodeKinesisData, RecordRejectedError, toChangeEvent, toClaimRow, toRejection } from '@claims-cdc/shared';
 import type { MergeResult, Warehouse } from '@claims-cdc/shared/warehouse/port';
+import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
 
 /** Options for {@link replayFile}. */
 export interface ReplayOptions {
@@ -9,7 +10,7 @@ export interface ReplayOptions {
   readonly batch: number;
   /** Loads per merge. */
   readonly mergeEvery: number;
-  /** Called for every line that cannot be decoded: line number and reason, never its content. */
+  /** Called for every line that cannot be replayed: line number and reason, never its content. */
   readonly onReject?: (line: number, reason: string) => void;
 }
 
@@ -24,11 +25,37 @@ export interface ReplaySummary {
   readonly merged: MergeResult[];
 }
 
+/** A Kinesis record as Lambda receives it: its own sequence number and the base64 DynamoDB record. */
+interface LambdaKinesisRecord {
+  readonly kinesis: { readonly sequenceNumber: string; readonly data: string };
+}
+
+const isLambdaKinesisRecord = (value: unknown): value is LambdaKinesisRecord => {
+  const kinesis = (value as { kinesis?: unknown } | null)?.kinesis as Record<string, unknown> | undefined;
+  return typeof kinesis === 'object' && kinesis !== null && typeof kinesis.sequenceNumber === 'string' && typeof kinesis.data === 'string';
+};
+
 /**
- * Replays a JSONL file of decoded DynamoDB→Kinesis records (one `kinesis.data` payload per line) through the same
- * decode → flatten → stage → merge code the Lambda functions run. The line number stands in for the Kinesis
- * sequence number (file order breaks ties between events of the same microsecond). Undecodable lines are reported
- * and counted; nothing stops.
+ * One line as a change: a Kinesis record as Lambda receives it (`{"kinesis":{"sequenceNumber","data"},…}`, replayed
+ * with its real sequence number), or a decoded DynamoDB→Kinesis record (the line number stands in for the sequence
+ * number, so file order breaks ties between events of one millisecond).
+ */
+export const lineToEvent = (text: string, line: number): ChangeEvent => {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new RecordRejectedError('not-json', 'line is not valid JSON');
+  }
+  if (isLambdaKinesisRecord(payload)) return decodeKinesisData(payload.kinesis.data, payload.kinesis.sequenceNumber);
+  return toChangeEvent(payload, String(line));
+};
+
+/**
+ * Replays a JSONL file of change records (see {@link lineToEvent}) through the same decode → flatten → check →
+ * stage → merge code the Lambda functions run. A line that cannot be decoded, or a row the warehouse refuses (found
+ * by bisecting its load, as the load function does), is reported with its line number and reason; every other line
+ * is staged. Nothing stops.
  */
 export const replayFile = async (path: string, warehouse: Warehouse, options: ReplayOptions): Promise<ReplaySummary> => {
   let lines = 0;
@@ -37,10 +64,17 @@ export const replayFile = async (path: string, warehouse: Warehouse, options: Re
   let loads = 0;
   let staged = 0;
   const merged: MergeResult[] = [];
-  let pending: ClaimRow[] = [];
+  let pending: Array<{ row: ClaimRow; line: number }> = [];
+  const reject = (line: number, reason: string): void => {
+    rejected += 1;
+    options.onReject?.(line, reason);
+  };
   const load = async (): Promise<void> => {
     if (pending.length === 0) return;
-    staged += (await warehouse.stage(pending)).staged;
+    const result = await stageIsolating(warehouse, pending.map((p) => p.row));
+    for (const { index, detail } of result.rejected) reject((pending[index] as { line: number }).line, `warehouse-rejected: ${detail}`);
+    events += pending.length - result.rejected.length;
+    staged += result.staged;
     pending = [];
     loads += 1;
     if (loads % options.mergeEvery === 0) merged.push(await warehouse.merge());
@@ -50,12 +84,9 @@ export const replayFile = async (path: string, warehouse: Warehouse, options: Re
     lines += 1;
     if (text.trim() === '') continue;
     try {
-      pending.push(toClaimRow(parseChangeRecord(text, String(lines))));
-      events += 1;
+      pending.push({ row: checkRow(toClaimRow(lineToEvent(text, lines))), line: lines });
     } catch (error) {
-      if (!(error instanceof RecordRejectedError)) throw error;
-      rejected += 1;
-      options.onReject?.(lines, error.message);
+      reject(lines, toRejection(error).message);
     }
     if (pending.length >= options.batch) await load();
   }

@@ -1,6 +1,7 @@
-import { type ClaimRow, parseRowMessage, quarantineMessages } from '@claims-cdc/shared';
+import { type ClaimRow, quarantineMessages, readRowMessage, rowMessageBody } from '@claims-cdc/shared';
 import type { Outcomes } from '@claims-cdc/shared/batch/outcomes';
 import type { StageResult, Warehouse } from '@claims-cdc/shared/warehouse/port';
+import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
 import type { SQSRecord } from 'aws-lambda';
 import { ZodError } from 'zod';
 
@@ -12,6 +13,16 @@ export interface StageSummary extends StageResult {
   readonly messages: number;
   readonly quarantined: ReadonlyArray<{ messageId: string; reason: string }>;
   readonly failed: number;
+  /** Stage calls made: more than 1 when the warehouse refused rows and the batch was bisected. */
+  readonly stageAttempts: number;
+}
+
+/** One thing to quarantine: a whole message, or one row of it kept as a one-row message (ready to re-drive). */
+interface Reject {
+  readonly record: SQSRecord;
+  readonly reason: 'bad-row-message' | 'invalid-value' | 'warehouse-rejected';
+  readonly detail: string;
+  readonly payload: string;
 }
 
 const describe = (error: unknown): string => {
@@ -19,39 +30,62 @@ const describe = (error: unknown): string => {
   return 'body is not valid JSON';
 };
 
-/**
- * Stages every row of a batch of load-queue messages in ONE warehouse transaction (idempotent by event id, so a
- * redelivered batch is harmless). A message that is not a valid row message is quarantined with its reason and
- * body; if the warehouse fails, every valid message of the batch fails and is redelivered.
- */
-export const stageMessages = async (records: readonly SQSRecord[], warehouse: Warehouse, quarantineQueueUrl: string, send: Send): Promise<{ outcomes: Outcomes; summary: StageSummary }> => {
+/** Splits a batch into stageable rows (with the message each came from) and rejects. */
+const readBatch = (records: readonly SQSRecord[]): { rows: ClaimRow[]; owners: SQSRecord[]; rejects: Reject[] } => {
   const rows: ClaimRow[] = [];
-  const valid: SQSRecord[] = [];
-  const rejects: Array<{ record: SQSRecord; detail: string }> = [];
+  const owners: SQSRecord[] = [];
+  const rejects: Reject[] = [];
   for (const record of records) {
     try {
-      rows.push(...parseRowMessage(record.body));
-      valid.push(record);
+      const read = readRowMessage(record.body);
+      for (const r of read.rows) {
+        rows.push(r);
+        owners.push(record);
+      }
+      for (const bad of read.rejects) rejects.push({ record, reason: 'invalid-value', detail: `row ${bad.index}: ${bad.detail}`, payload: rowMessageBody([bad.row]) });
     } catch (error) {
-      rejects.push({ record, detail: `not a row message: ${describe(error)}` });
+      rejects.push({ record, reason: 'bad-row-message', detail: `not a row message: ${describe(error)}`, payload: record.body });
     }
   }
-  const outcomes = new Map<string, Error>();
-  const quarantine = rejects.flatMap(({ record, detail }) =>
-    quarantineMessages('bad-row-message', detail, { stage: 'load', id: record.messageId, source: record.eventSourceARN }, record.body).map((m) => ({ record, body: JSON.stringify(m) })),
-  );
-  for (const [i, error] of await send(quarantineQueueUrl, quarantine.map((q) => q.body))) outcomes.set((quarantine[i] as { record: SQSRecord }).record.messageId, error);
+  return { rows, owners, rejects };
+};
 
-  let result: StageResult = { received: rows.length, staged: 0 };
-  if (rows.length > 0) {
-    try {
-      result = await warehouse.stage(rows);
-    } catch (error) {
-      for (const record of valid) outcomes.set(record.messageId, error instanceof Error ? error : new Error(String(error)));
+/**
+ * Stages every row of a batch of load-queue messages (idempotent by event id, so a redelivered batch is harmless).
+ * Whatever cannot be staged is quarantined with its reason and payload, and the rest of the batch goes on: a message
+ * that is not a row message, a row that breaks the warehouse's rules, and a row the warehouse itself refuses (found by
+ * bisecting the batch, reason `warehouse-rejected`). An infrastructure failure fails every message that carried rows,
+ * for redelivery; their rows' quarantines wait for that retry, so nothing is quarantined twice.
+ */
+export const stageMessages = async (records: readonly SQSRecord[], warehouse: Warehouse, quarantineQueueUrl: string, send: Send): Promise<{ outcomes: Outcomes; summary: StageSummary }> => {
+  const { rows, owners, rejects } = readBatch(records);
+  const outcomes = new Map<string, Error>();
+  let staged = 0;
+  let stageAttempts = 0;
+  try {
+    const isolated = await stageIsolating(warehouse, rows);
+    staged = isolated.staged;
+    stageAttempts = isolated.attempts;
+    for (const { index, detail } of isolated.rejected) {
+      rejects.push({ record: owners[index] as SQSRecord, reason: 'warehouse-rejected', detail, payload: rowMessageBody([rows[index]]) });
     }
+  } catch (error) {
+    for (const record of owners) outcomes.set(record.messageId, error instanceof Error ? error : new Error(String(error)));
   }
+  const toQuarantine = rejects.filter((r) => !outcomes.has(r.record.messageId));
+  const messages = toQuarantine.flatMap(({ record, reason, detail, payload }) =>
+    quarantineMessages(reason, detail, { stage: 'load', id: record.messageId, source: record.eventSourceARN }, payload).map((m) => ({ record, body: JSON.stringify(m) })),
+  );
+  for (const [i, error] of await send(quarantineQueueUrl, messages.map((q) => q.body))) outcomes.set((messages[i] as { record: SQSRecord }).record.messageId, error);
   return {
     outcomes,
-    summary: { ...result, messages: records.length, quarantined: rejects.map(({ record }) => ({ messageId: record.messageId, reason: 'bad-row-message' })), failed: outcomes.size },
+    summary: {
+      received: rows.length,
+      staged,
+      stageAttempts,
+      messages: records.length,
+      quarantined: toQuarantine.map(({ record, reason }) => ({ messageId: record.messageId, reason })),
+      failed: outcomes.size,
+    },
   };
 };

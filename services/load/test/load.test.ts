@@ -1,8 +1,9 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { packRows, type QuarantineMessage } from '@claims-cdc/shared';
+import { packRows, type ClaimRow, type QuarantineMessage } from '@claims-cdc/shared';
 import { claims, type Op, row, sqsEvent } from '@claims-cdc/shared/test-support/factories';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
-import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
+import { type Warehouse, WarehouseDataError, WarehouseError } from '@claims-cdc/shared/warehouse/port';
+import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
 import { mockClient } from 'aws-sdk-client-mock';
 import { load } from '../src/handlers/load';
 import { stageMessages } from '../src/stage-messages';
@@ -44,7 +45,6 @@ describe('load', () => {
   it.each([
     ['not JSON', '{"format":'],
     ['another format', JSON.stringify({ format: 'something.else', rows: [] })],
-    ['a row with a wrong type', JSON.stringify({ format: 'claims-cdc.rows.v1', rows: [{ ...row(ops[0] as Op), totalCharge: 'ten' }] })],
   ])('quarantines a message that is %s with reason and body, and stages the rest', async (_name, bad) => {
     // Prepare
     const sent: string[] = [];
@@ -79,5 +79,82 @@ describe('load', () => {
     const response = await load(event);
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records.at(-1)?.messageId }]);
+  });
+
+  it('one row breaking the warehouse rules among 60: that row is quarantined alone, the other 59 are staged (issue 9 §1)', async () => {
+    // Prepare: 60 claims in one batch; one row (crafted past the transform) has an impossible calendar date
+    const many: Op[] = claims(60, 5).map((claim, i) => ({ eventName: 'INSERT', claim, micros: T + i, eventId: `many-${i}` }));
+    const rows = many.map(row);
+    const bad = { ...rows[17], createdTimeStamp: '2024-02-30T10:00:00.000000Z' } as ClaimRow;
+    const event = sqsEvent(bodies([...rows.slice(0, 17), bad, ...rows.slice(18)]));
+    const sent: string[] = [];
+    // Act
+    const { outcomes, summary } = await stageMessages(event.Records, warehouse, QUARANTINE, async (_url, b) => {
+      sent.push(...b);
+      return new Map();
+    });
+    // Assess
+    expect(outcomes.size).toBe(0);
+    expect(summary).toMatchObject({ received: 59, staged: 59 });
+    expect(await warehouse.status()).toMatchObject({ staged: 59, history: 59 });
+    expect(sent).toHaveLength(1);
+    const message = JSON.parse(sent[0] as string) as QuarantineMessage;
+    expect(message.reason).toBe('invalid-value');
+    expect(message.detail).toContain('createdTimeStamp (created_timestamp)');
+    expect(message.detail).not.toContain('2024-02-30');
+    expect(JSON.parse(message.payload).rows[0].eventId).toBe('many-17');
+  });
+
+  it('rows the warehouse itself refuses are found by bisection and quarantined as warehouse-rejected; the rest is staged', async () => {
+    // Prepare: a warehouse that refuses two particular events as a data error
+    const refused = new Set(['load-2', 'load-5']);
+    const picky = {
+      stage: async (rs: readonly ClaimRow[]) => {
+        if (rs.some((r) => refused.has(String(r.eventId)))) throw new WarehouseDataError('duckdb refused a row: Conversion Error');
+        return warehouse.stage(rs);
+      },
+    } as unknown as Warehouse;
+    const event = sqsEvent(bodies());
+    const sent: string[] = [];
+    // Act
+    const { outcomes, summary } = await stageMessages(event.Records, picky, QUARANTINE, async (_url, b) => {
+      sent.push(...b);
+      return new Map();
+    });
+    // Assess
+    expect(outcomes.size).toBe(0);
+    expect(summary.staged).toBe(6);
+    const quarantined = sent.map((b) => JSON.parse(b) as QuarantineMessage);
+    expect(quarantined.map((m) => m.reason)).toEqual(['warehouse-rejected', 'warehouse-rejected']);
+    expect(quarantined.map((m) => JSON.parse(m.payload).rows[0].eventId).sort()).toEqual(['load-2', 'load-5']);
+  });
+
+  it('an infrastructure error still fails the batch for retry, and quarantines nothing yet', async () => {
+    // Prepare
+    const down = { stage: async () => Promise.reject(new WarehouseError('connection lost')) } as unknown as Warehouse;
+    const bad = { ...row(ops[0] as Op), patientGender: 'MF' };
+    const event = sqsEvent([...bodies(), JSON.stringify({ format: 'claims-cdc.rows.v1', rows: [bad, row(ops[1] as Op)] })]);
+    const sent: string[] = [];
+    // Act
+    const { outcomes } = await stageMessages(event.Records, down, QUARANTINE, async (_url, b) => {
+      sent.push(...b);
+      return new Map();
+    });
+    // Assess
+    expect([...outcomes.keys()]).toEqual(event.Records.map((r) => r.messageId));
+    expect(sent).toEqual([]);
+  });
+
+  it('the real DuckDB: an impossible timestamp that reaches the warehouse is isolated, the other rows go in', async () => {
+    // Prepare: rows handed straight to the warehouse, past every check
+    const rows = ops.map(row);
+    rows[3] = { ...rows[3], createdTimeStamp: '2024-02-30T10:00:00.000000Z' } as ClaimRow;
+    // Act
+    const result = await stageIsolating(warehouse, rows);
+    // Assess
+    expect(result.rejected.map((r) => r.index)).toEqual([3]);
+    expect(result.rejected[0]?.detail).toMatch(/^duckdb refused a row: Conversion Error/);
+    expect(result.rejected[0]?.detail).not.toContain('2024-02-30');
+    expect(result.staged).toBe(7);
   });
 });

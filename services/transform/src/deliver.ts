@@ -1,4 +1,4 @@
-import { type ClaimRow, decodeKinesisData, MAX_SQS_MESSAGE_BYTES, packRows, quarantineMessages, RecordRejectedError, toClaimRow } from '@claims-cdc/shared';
+import { type ChangeEvent, checkRow, type ClaimRow, decodeKinesisData, MAX_SQS_MESSAGE_BYTES, packRows, quarantineMessages, RecordRejectedError, toClaimRow, toRejection } from '@claims-cdc/shared';
 import type { Outcomes } from '@claims-cdc/shared/batch/outcomes';
 import type { KinesisStreamRecord } from 'aws-lambda';
 
@@ -21,6 +21,18 @@ export interface DeliverSummary {
 }
 
 /**
+ * The row of one change, checked against what the warehouse accepts. A REMOVE carries its old image only for the
+ * audit history; when that makes it too large for a queue message it travels without it, because the delete itself
+ * (key + version) must reach the warehouse.
+ */
+const rowOf = (event: ChangeEvent, maxMessageBytes: number): ClaimRow => {
+  const row = checkRow(toClaimRow(event));
+  if (event.eventName !== 'REMOVE' || Buffer.byteLength(JSON.stringify(row)) <= maxMessageBytes - 1024) return row;
+  const { oldImage: _dropped, ...withoutImage } = event;
+  return checkRow(toClaimRow(withoutImage));
+};
+
+/**
  * Decodes, flattens and ships one Kinesis batch: rows are packed into as few load-queue messages as fit;
  * records that can never succeed (not JSON, not a claim, wrong schema, too large) are quarantined with their reason
  * and raw payload instead of being retried. Returns the records that must be retried (a send that failed).
@@ -31,19 +43,10 @@ export const deliverRecords = async (records: readonly KinesisStreamRecord[], ta
   const rejects: Array<{ record: KinesisStreamRecord; error: RecordRejectedError }> = [];
   for (const record of records) {
     try {
-      const event = decodeKinesisData(record.kinesis.data, record.kinesis.sequenceNumber);
-      let row = toClaimRow(event);
-      // A REMOVE carries its old image only for the audit history; when that makes it too large for a queue message
-      // it travels without it, because the delete itself (key + version) must reach the warehouse.
-      if (event.eventName === 'REMOVE' && Buffer.byteLength(JSON.stringify(row)) > (targets.maxMessageBytes ?? MAX_SQS_MESSAGE_BYTES) - 1024) {
-        const { oldImage: _dropped, ...withoutImage } = event;
-        row = toClaimRow(withoutImage);
-      }
-      rows.push(row);
+      rows.push(rowOf(decodeKinesisData(record.kinesis.data, record.kinesis.sequenceNumber), targets.maxMessageBytes ?? MAX_SQS_MESSAGE_BYTES));
       rowRecords.push(record);
     } catch (error) {
-      if (!(error instanceof RecordRejectedError)) throw error;
-      rejects.push({ record, error });
+      rejects.push({ record, error: toRejection(error) });
     }
   }
   const { messages, oversized } = packRows(rows, targets.maxMessageBytes ?? MAX_SQS_MESSAGE_BYTES);

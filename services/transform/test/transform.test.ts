@@ -36,6 +36,9 @@ describe('transform', () => {
     ['not a claim (Powertools sample item)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ApproximateCreationDateTime: 1, Keys: { id: { S: 'x' } }, NewImage: { id: { S: 'x' } }, SizeBytes: 1 } }, 'not-a-claim'],
     ['wrong types', changeRecord({ eventName: 'INSERT', claim: { ...(sample[0] as object), total_charge: 'x' } as never, micros: T }), 'claim-schema'],
     ['unknown eventName', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), eventName: 'TRUNCATE' }, 'unknown-event-name'],
+    ['an impossible calendar date (30 February)', changeRecord({ eventName: 'INSERT', claim: { ...(sample[0] as object), created_timestamp: '2024-02-30T10:00:00.000000Z' } as never, micros: T }), 'claim-schema'],
+    ['a time in the year 55000 (µs labelled ms)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ...(changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }).dynamodb as object), ApproximateCreationDateTimePrecision: 'MILLISECOND' } }, 'implausible-time'],
+    ['an N that is not a number', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ...(changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }).dynamodb as { NewImage: object }), NewImage: { ...((changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }).dynamodb as { NewImage: object }).NewImage), ledger_ref: { N: 'twelve' } } } }, 'not-a-change-record'],
   ];
 
   it.each(poison)('quarantines %s with its reason and raw payload, and does not fail it', async (_name, payload, reason) => {
@@ -49,6 +52,31 @@ describe('transform', () => {
     expect(message).toMatchObject({ reason, origin: { stage: 'transform', id: event.Records[1]?.kinesis.sequenceNumber } });
     expect(message?.payload).toBe(event.Records[1]?.kinesis.data);
     expect(sentTo(LOAD).flatMap(parseRowMessage)).toHaveLength(2);
+  });
+
+  it('delivers a claim carrying every DynamoDB type, a 38-digit number among them, exactly (issue 9 §2)', async () => {
+    // Prepare: attributes the claim schema does not know, in DynamoDB JSON as the stream sends them
+    const record = changeRecord({ eventName: 'INSERT', claim: sample[3] as never, micros: T }) as { dynamodb: { NewImage: Record<string, unknown> } };
+    Object.assign(record.dynamodb.NewImage, {
+      ledger_ref: { N: '12345678901234567890123456789012345678' },
+      rate: { N: '0.12345678901234567890123456789012345678' },
+      tags: { SS: ['x', 'y'] },
+      scores: { NS: ['1', '2.50'] },
+      scan: { B: 'AAEC' },
+      note: { NULL: true },
+    });
+    const event = kinesisEvent([good[0] as Record<string, unknown>, record as unknown as Record<string, unknown>, good[1] as Record<string, unknown>]);
+    // Act
+    const response = await transform(event);
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sentTo(QUARANTINE)).toEqual([]);
+    const rows = sentTo(LOAD).flatMap(parseRowMessage);
+    expect(rows).toHaveLength(3);
+    const raw = String(rows[1]?.rawImage);
+    expect(raw).toContain('"ledger_ref":12345678901234567890123456789012345678');
+    expect(raw).toContain('"rate":0.12345678901234567890123456789012345678');
+    expect(raw).toContain('"tags":["x","y"],"scores":[1,2.50],"scan":"AAEC","note":null');
   });
 
   it('quarantines a row larger than a queue message, whole, in parts', async () => {

@@ -1,8 +1,11 @@
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoDBStreamToKinesisChangeRecord, DynamoDBStreamToKinesisRecord } from '@aws-lambda-powertools/parser/schemas/dynamodb';
 import { z } from 'zod';
+import { AttributeValueError, plainItem } from './attribute-value';
+import type { WireItem } from './change-record';
 import { ClaimSchema } from './claim';
 import { RecordRejectedError } from './errors';
+import { eventMicros } from './event-time';
+import { MAX_SEQUENCE_DIGITS } from './merge-rules';
 
 /** The three kinds of change DynamoDB reports. */
 export const EVENT_NAMES = ['INSERT', 'MODIFY', 'REMOVE'] as const;
@@ -11,7 +14,7 @@ export type EventName = (typeof EVENT_NAMES)[number];
 /**
  * The DynamoDB→Kinesis record format, from the Powertools schema. Powertools strips
  * `ApproximateCreationDateTimePrecision` (and unmarshalls images in a transform), so we extend its plain object
- * schemas with the precision field and unmarshall ourselves.
+ * schemas with the precision field and read the images ourselves (`attribute-value.ts`: without loss).
  */
 export const ChangeRecordSchema = DynamoDBStreamToKinesisRecord.extend({
   eventName: z.string(),
@@ -34,26 +37,25 @@ export interface ChangeEvent {
   readonly eventCreationUnixTime: string;
   /** Kinesis sequence number ('' when the record did not come from a stream). */
   readonly sequenceNumber: string;
-  readonly newImage?: Record<string, unknown>;
-  readonly oldImage?: Record<string, unknown>;
+  /** The images exactly as the stream sent them (DynamoDB JSON), so no number loses a digit. */
+  readonly newImage?: WireItem;
+  readonly oldImage?: WireItem;
 }
 
-const describeIssues = (error: z.ZodError): string =>
+/** Formats zod issues as `path: message; …` (paths and rules only, never values). */
+export const describeIssues = (error: z.ZodError): string =>
   error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
     .join('; ');
 
-/** Millisecond records (and older ones without the precision field) are scaled to microseconds. */
-const toMicroseconds = (value: number, precision: 'MILLISECOND' | 'MICROSECOND' | undefined): string =>
-  precision === 'MICROSECOND' ? String(value) : (BigInt(value) * 1000n).toString();
-
-const unmarshallImage = (image: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined => {
+const readImage = (image: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined => {
   if (image === undefined) return undefined;
   try {
-    return unmarshall(image as Parameters<typeof unmarshall>[0]);
-  } catch {
-    throw new RecordRejectedError('not-a-change-record', `${name} is not valid DynamoDB JSON`);
+    return plainItem(image);
+  } catch (error) {
+    if (error instanceof AttributeValueError) throw new RecordRejectedError('not-a-change-record', `${name}.${error.message}`);
+    throw error;
   }
 };
 
@@ -62,12 +64,16 @@ const requireClaim = (image: Record<string, unknown>, name: string): void => {
   if (!parsed.success) throw new RecordRejectedError('claim-schema', `${name} does not match the claim schema: ${describeIssues(parsed.error)}`);
 };
 
+const SEQUENCE = new RegExp(`^\\d{0,${MAX_SEQUENCE_DIGITS}}$`);
+
 /**
  * Turns one decoded DynamoDB→Kinesis record (the JSON inside `kinesis.data`) into a {@link ChangeEvent}.
+ * `nowMs` is the clock implausible times are judged by (see `eventMicros`).
  *
  * @throws RecordRejectedError when the record can never be processed (the caller quarantines it).
  */
-export const toChangeEvent = (payload: unknown, sequenceNumber: string): ChangeEvent => {
+export const toChangeEvent = (payload: unknown, sequenceNumber: string, nowMs = Date.now()): ChangeEvent => {
+  if (!SEQUENCE.test(sequenceNumber)) throw new RecordRejectedError('bad-sequence-number', `sequence number is not 0-${MAX_SEQUENCE_DIGITS} decimal digits`);
   const parsed = ChangeRecordSchema.safeParse(payload);
   if (!parsed.success) throw new RecordRejectedError('not-a-change-record', `not a DynamoDB change record: ${describeIssues(parsed.error)}`);
   const record = parsed.data;
@@ -75,21 +81,22 @@ export const toChangeEvent = (payload: unknown, sequenceNumber: string): ChangeE
     throw new RecordRejectedError('unknown-event-name', 'eventName must be INSERT, MODIFY or REMOVE');
   }
   const eventName = record.eventName as EventName;
-  const keys = unmarshallImage(record.dynamodb.Keys, 'Keys') ?? {};
-  const claimId = keys.claim_id;
+  const claimId = readImage(record.dynamodb.Keys, 'Keys')?.claim_id;
   if (typeof claimId !== 'string') throw new RecordRejectedError('not-a-claim', 'Keys has no string claim_id (record is not from the claims table)');
-  const newImage = unmarshallImage(record.dynamodb.NewImage, 'NewImage');
-  const oldImage = unmarshallImage(record.dynamodb.OldImage, 'OldImage');
+  const newImage = record.dynamodb.NewImage as WireItem | undefined;
+  const oldImage = record.dynamodb.OldImage as WireItem | undefined;
+  const newPlain = readImage(newImage, 'NewImage');
+  readImage(oldImage, 'OldImage');
   if (eventName !== 'REMOVE') {
-    if (newImage === undefined) throw new RecordRejectedError('missing-image', `${eventName} record has no NewImage (stream view must include new images)`);
-    requireClaim(newImage, 'NewImage');
-    if (newImage.claim_id !== claimId) throw new RecordRejectedError('key-mismatch', `NewImage.claim_id differs from Keys.claim_id for ${claimId}`);
+    if (newPlain === undefined) throw new RecordRejectedError('missing-image', `${eventName} record has no NewImage (stream view must include new images)`);
+    requireClaim(newPlain, 'NewImage');
+    if (newPlain.claim_id !== claimId) throw new RecordRejectedError('key-mismatch', `NewImage.claim_id differs from Keys.claim_id for ${claimId}`);
   }
   return {
     eventId: record.eventID,
     eventName,
     claimId,
-    eventCreationUnixTime: toMicroseconds(record.dynamodb.ApproximateCreationDateTime, record.dynamodb.ApproximateCreationDateTimePrecision),
+    eventCreationUnixTime: eventMicros(record.dynamodb.ApproximateCreationDateTime, record.dynamodb.ApproximateCreationDateTimePrecision, nowMs),
     sequenceNumber,
     ...(newImage === undefined ? {} : { newImage }),
     ...(oldImage === undefined ? {} : { oldImage }),

@@ -69,7 +69,8 @@ export interface ChangeRecordInput extends Omit<WireChangeInput, 'keys' | 'newIm
   readonly oldImage?: Record<string, unknown>;
 }
 
-const marshallImage = (image: Record<string, unknown>): WireItem => marshall(image, { removeUndefinedValues: true }) as unknown as WireItem;
+/** A plain item as DynamoDB JSON (`NumberValue` keeps a number's exact text; `Set` becomes SS/NS/BS). */
+export const marshallImage = (image: Record<string, unknown>): WireItem => marshall(image, { removeUndefinedValues: true }) as unknown as WireItem;
 
 /** Builds a record from plain items (marshalled to DynamoDB JSON here). */
 export const buildChangeRecord = ({ keys, newImage, oldImage, ...rest }: ChangeRecordInput): DynamoDBKinesisRecord =>

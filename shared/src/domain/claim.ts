@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isCalendarDate, isCalendarTimestamp } from './cell-rules';
 
 /** Claim lifecycle states, as the front-end application writes them. */
 export const CLAIM_STATUSES = ['Submitted', 'In Review', 'Approved', 'Rejected', 'Paid'] as const;
@@ -11,7 +12,8 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 /** `CLM-` + 8 upper-case hex digits. */
 export const CLAIM_ID_PATTERN = /^CLM-[0-9A-F]{8}$/;
 
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
+// Real calendar days only: 2024-02-30 matches the pattern but no warehouse (and no payer) accepts it.
+const isoDate = z.string().refine(isCalendarDate, 'expected a real calendar date YYYY-MM-DD');
 const zip = z.number().int().min(0).max(99_999);
 
 /** Luhn check over an NPI with the `80840` prefix, as CMS defines the NPI check digit. */
@@ -80,7 +82,10 @@ export const ClaimSchema = z.looseObject({
   procedure_details: z.array(ProcedureSchema),
   claim_status: z.enum(CLAIM_STATUSES),
   payment_status: z.enum(PAYMENT_STATUSES),
-  created_timestamp: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'expected ISO-8601 UTC with microseconds'),
+  created_timestamp: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'expected ISO-8601 UTC with microseconds')
+    .refine(isCalendarTimestamp, 'expected a real calendar date and time'),
   bill_submit_date: isoDate,
   patient: PatientSchema,
   provider: ProviderSchema,

@@ -8,7 +8,12 @@ export type RejectReason =
   | 'missing-image'
   | 'key-mismatch'
   | 'claim-schema'
-  | 'too-large';
+  | 'too-large'
+  | 'implausible-time'
+  | 'bad-sequence-number'
+  | 'invalid-value'
+  | 'warehouse-rejected'
+  | 'unprocessable';
 
 /**
  * A record that will never succeed: it is quarantined with this reason and its raw payload instead of being retried.
@@ -29,3 +34,11 @@ export class RecordRejectedError extends Error {
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
 }
+
+/**
+ * Any error decoding or flattening one record is about that record's content (no I/O happens there), so it becomes a
+ * rejection (`unprocessable`), never a batch failure: the same bytes would fail the same way on every retry. The
+ * detail names the error's kind only, since its message could quote a value.
+ */
+export const toRejection = (error: unknown): RecordRejectedError =>
+  error instanceof RecordRejectedError ? error : new RecordRejectedError('unprocessable', `unexpected ${error instanceof Error ? error.name : typeof error} while decoding the record`);

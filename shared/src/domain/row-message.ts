@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rowProblem } from './cell-rules';
 import { type ClaimRow, type ColumnType, ROW_COLUMNS } from './columns';
 
 /**
@@ -77,5 +78,41 @@ export const packRows = (rows: readonly ClaimRow[], maxBytes = MAX_SQS_MESSAGE_B
   return { messages, oversized };
 };
 
-/** Parses a load-queue message body; throws a ZodError/SyntaxError that names the problem. */
-export const parseRowMessage = (body: string): ClaimRow[] => RowMessageSchema.parse(JSON.parse(body)).rows as ClaimRow[];
+/** Parses a load-queue message body, every row checked; throws a ZodError/SyntaxError/Error that names the problem. */
+export const parseRowMessage = (body: string): ClaimRow[] => {
+  const rows = RowMessageSchema.parse(JSON.parse(body)).rows as ClaimRow[];
+  rows.forEach((row, i) => {
+    const problem = rowProblem(row);
+    if (problem !== undefined) throw new Error(`rows.${i}: ${problem}`);
+  });
+  return rows;
+};
+
+const EnvelopeSchema = z.object({ format: z.literal(ROW_MESSAGE_FORMAT), rows: z.array(z.unknown()).min(1) });
+
+/** A row of a load-queue message that cannot be staged, with its reason (column and rule, never a value). */
+export interface RowReject {
+  readonly index: number;
+  readonly row: unknown;
+  readonly detail: string;
+}
+
+/**
+ * Reads a load-queue message row by row, so one bad row does not take its message's other rows with it.
+ * Throws (ZodError/SyntaxError) only when the envelope itself is unreadable.
+ */
+export const readRowMessage = (body: string): { rows: ClaimRow[]; rejects: RowReject[] } => {
+  const envelope = EnvelopeSchema.parse(JSON.parse(body));
+  const rows: ClaimRow[] = [];
+  const rejects: RowReject[] = [];
+  envelope.rows.forEach((row, index) => {
+    const parsed = RowSchema.safeParse(row);
+    const problem = parsed.success ? rowProblem(parsed.data) : parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    if (problem === undefined) rows.push(parsed.data as ClaimRow);
+    else rejects.push({ index, row, detail: problem });
+  });
+  return { rows, rejects };
+};
+
+/** The body of a load-queue message carrying these rows (what a quarantined row is kept as, ready to re-drive). */
+export const rowMessageBody = (rows: readonly unknown[]): string => JSON.stringify({ format: ROW_MESSAGE_FORMAT, rows });

@@ -1,5 +1,5 @@
 import { ALL_COLUMNS, type ColumnSpec, type ColumnType, ROW_COLUMNS } from '../domain/columns';
-import { VERSION_WIDTH } from '../domain/merge-rules';
+import { type MergeCondition, MERGE_RULES, VERSION_PARTS } from '../domain/merge-rules';
 import { MERGE_RUN_COLUMN, TABLES } from './tables';
 
 /** The two SQL dialects. Everything that differs between them is decided in this file and nowhere else. */
@@ -13,6 +13,9 @@ const TYPES: Record<DialectName, Record<ColumnType, string>> = {
 
 /** The type a staged value has before it is converted (timestamps and JSON arrive as text). */
 const STAGED_TYPES: Record<ColumnType, ColumnType> = { STRING: 'STRING', VARCHAR1: 'STRING', FLOAT: 'FLOAT', INTEGER: 'INTEGER', TIMESTAMP_NTZ: 'STRING', JSON: 'STRING' };
+
+/** The format of staged timestamps (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, checked by cell-rules) for Snowflake's parser. */
+export const SNOWFLAKE_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.FF"Z"';
 
 const RUN_ID = /^[0-9a-f-]{36}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -37,7 +40,8 @@ export class Dialect {
 
   /** Converts a staged value (`ref`) to its column's type. */
   fromStaged(column: ColumnSpec, ref: string): string {
-    if (column.type === 'TIMESTAMP_NTZ') return this.name === 'snowflake' ? `TO_TIMESTAMP_NTZ(${ref})` : `CAST(${ref} AS TIMESTAMP)`;
+    // Snowflake parses by the session's TIMESTAMP_INPUT_FORMAT unless told: give the one format the rows use.
+    if (column.type === 'TIMESTAMP_NTZ') return this.name === 'snowflake' ? `TO_TIMESTAMP_NTZ(${ref}, '${SNOWFLAKE_TIMESTAMP_FORMAT}')` : `CAST(${ref} AS TIMESTAMP)`;
     if (column.type === 'JSON') return this.name === 'snowflake' ? `PARSE_JSON(${ref})` : ref;
     return ref;
   }
@@ -48,12 +52,33 @@ export class Dialect {
     return `CAST('${iso.slice(0, -1).replace('T', ' ')}' AS ${this.type('TIMESTAMP_NTZ')})`;
   }
 
-  /** The version of row alias `a` as one fixed-width text, comparable with `<` and `>` (see merge-rules). */
+  /**
+   * The version of row alias `alias` as one fixed-width text, comparable with `<` and `>`: built from
+   * `VERSION_PARTS`, the same definition `versionKey` in merge-rules computes in memory. LPAD never truncates here:
+   * decode and load reject times over 20 digits and sequence numbers over 128.
+   */
   versionKey(alias: string): string {
-    return (
-      `LPAD(${alias}.eventCreationUnixTime, ${VERSION_WIDTH.eventCreationUnixTime}, '0') || ` +
-      `LPAD(COALESCE(${alias}.sequenceNumber, ''), ${VERSION_WIDTH.sequenceNumber}, '0')`
-    );
+    return VERSION_PARTS.map((p) => `SUBSTR(LPAD(COALESCE(${alias}.${p.field}, ''), ${p.width}, '0'), ${p.start + 1}, ${p.length})`).join(' || ');
+  }
+
+  /** The SQL of each merge-rules condition, for the newest event `l` against destination `d` and tombstone `t`. */
+  #condition(when: MergeCondition): string {
+    const l = this.versionKey('l');
+    switch (when) {
+      case 'tombstoneNotOlder':
+        return `t.claimId IS NOT NULL AND ${l} <= ${this.versionKey('t')}`;
+      case 'destinationNotOlder':
+        return `d.claimId IS NOT NULL AND ${l} <= ${this.versionKey('d')}`;
+      case 'isRemove':
+        return `l.eventName = 'REMOVE'`;
+      case 'otherwise':
+        return 'TRUE';
+    }
+  }
+
+  /** `MERGE_RULES` as one CASE expression: the first rule whose condition holds gives the action. */
+  mergeActionCase(): string {
+    return `CASE ${MERGE_RULES.map((rule) => `WHEN ${this.#condition(rule.when)} THEN '${rule.action}'`).join(' ')} END`;
   }
 
   /** DDL for the three quickstart tables (with our metadata columns) and the tombstones. Idempotent. */
@@ -102,14 +127,10 @@ export class Dialect {
    * Snowflake run the whole merge without temporary tables (their DDL would end the transaction).
    */
   #plan(runId: string): string {
-    const l = this.versionKey('l');
     return (
       `WITH latest AS (SELECT * FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}' ` +
       `QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ${this.versionKey(TABLES.staging)} DESC, eventId DESC) = 1), ` +
-      `plan AS (SELECT l.*, CASE ` +
-      `WHEN t.claimId IS NOT NULL AND ${l} <= ${this.versionKey('t')} THEN 'stale' ` +
-      `WHEN d.claimId IS NOT NULL AND ${l} <= ${this.versionKey('d')} THEN 'stale' ` +
-      `WHEN l.eventName = 'REMOVE' THEN 'delete' ELSE 'upsert' END AS mergeAction, ` +
+      `plan AS (SELECT l.*, ${this.mergeActionCase()} AS mergeAction, ` +
       `CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists ` +
       `FROM latest l LEFT JOIN ${TABLES.tombstones} t ON t.claimId = l.claimId LEFT JOIN ${TABLES.destination} d ON d.claimId = l.claimId)`
     );

@@ -60,7 +60,15 @@ export interface Warehouse {
 
 /** The warehouse could not do what was asked (connection, SQL, transaction). Carries no row values. */
 export class WarehouseError extends Error {
-  override readonly name = 'WarehouseError';
+  override readonly name: string = 'WarehouseError';
+}
+
+/**
+ * The warehouse refused the data itself (a conversion or range error), not the connection or a lock: the same rows
+ * will fail again however often they are retried, so the caller isolates and quarantines them instead.
+ */
+export class WarehouseDataError extends WarehouseError {
+  override readonly name: string = 'WarehouseDataError';
 }
 
 /** Empty merge result. */
