@@ -8,12 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TABLES } from '@claims-cdc/shared';
+import { isDeepStrictEqual } from 'node:util';
+import { type Claim, TABLES } from '@claims-cdc/shared';
 import { phiFinder, phiValues } from '@claims-cdc/shared/test-support/phi';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import type { ChaosReport } from '../src/chaos/run';
 import { FAULTS } from '../src/chaos/options';
-import { phiSources } from '../src/chaos/workload';
+import { phiSources, Workload } from '../src/chaos/workload';
 import { killAllTsChildren, REPO_ROOT, startTsChild, type TsChild } from './support/ts-child';
 
 const CLI = path.join(REPO_ROOT, 'local', 'src', 'chaos', 'cli.ts');
@@ -66,6 +67,67 @@ describe('npm run chaos, small, every fault on, all logging captured', () => {
     expect(report.checks.find((c) => c.name.startsWith('every enabled fault'))?.ok).toBe(true);
     expect(report.faults.mergeCrashesRolledBack).toBe(report.faults.mergeCrashes);
     expect(report.faults.poisonInjected).toBeGreaterThanOrEqual(7);
+  });
+
+  it('left in the warehouse what its operations, replayed here from the seed, leave in DynamoDB (read without the harness checks)', async () => {
+    // Prepare: the run's operations, regenerated from its seed (every fault on: poison and both oversized scenarios),
+    // applied here to a map of items; what the warehouse holds is read straight from the run's DuckDB file.
+    const ops = [...new Workload({ events: RUN.events, claims: RUN.claims, seed: RUN.seed, poison: true, oversized: true, oversizedRemove: true }).ops()];
+    const items = new Map<string, Claim>();
+    const removed = new Set<string>();
+    for (const op of ops) {
+      if (op.kind === 'INSERT' || op.kind === 'MODIFY') items.set(op.claimId, op.after);
+      if (op.kind === 'REMOVE') {
+        items.delete(op.claimId);
+        removed.add(op.claimId);
+      }
+    }
+    const eventsOf = (kind: string) => ops.filter((op) => op.kind === kind).length;
+    // A MODIFY that makes an item too large for a queue message is quarantined; every other change reaches history.
+    const oversized = ops.filter((op) => op.kind === 'MODIFY' && op.oversized).length;
+    const warehouse = await DuckDbWarehouse.open({ path: path.join(stateDir, 'warehouse.duckdb') });
+    let destination: Record<string, unknown>[];
+    let tombstones: Record<string, unknown>[];
+    let history: Record<string, unknown>[];
+    let staged: Record<string, unknown>[];
+    try {
+      // Act
+      destination = await warehouse.query(`SELECT claimId, claimStatus, paymentStatus, totalCharge, rawImage FROM ${TABLES.destination}`);
+      tombstones = await warehouse.query(`SELECT claimId FROM ${TABLES.tombstones}`);
+      history = await warehouse.query(`SELECT eventName, COUNT(*) AS n, COUNT(DISTINCT eventId) AS ids FROM ${TABLES.history} GROUP BY eventName ORDER BY eventName`);
+      staged = await warehouse.query(`SELECT COUNT(*) AS n FROM ${TABLES.staging}`);
+    } finally {
+      await warehouse.close();
+    }
+    // Assess: the replay is the run (every claim inserted, some removed, two items grown past the limit)...
+    expect(items.size + removed.size).toBe(40);
+    expect(removed.size).toBeGreaterThan(0);
+    expect(oversized).toBe(2);
+    // ...the destination holds exactly the live items, each with the columns and raw image of its last version
+    // (mismatches are reported by claim id: the values are PHI)...
+    const ids = destination.map((row) => String(row.claimId)).sort();
+    expect(ids).toEqual([...items.keys()].sort());
+    const differing = destination
+      .filter((row) => {
+        const item = items.get(String(row.claimId)) as Claim;
+        return (
+          row.claimStatus !== item.claim_status ||
+          row.paymentStatus !== item.payment_status ||
+          Number(row.totalCharge) !== item.total_charge ||
+          // Through JSON on both sides: the workload's structuredClone makes objects of another realm under jest.
+          !isDeepStrictEqual(JSON.parse(String(row.rawImage)), JSON.parse(JSON.stringify(item)))
+        );
+      })
+      .map((row) => String(row.claimId));
+    expect(differing).toEqual([]);
+    // ...every removed claim is tombstoned and nothing else is; history holds each event once; staging is empty.
+    expect(tombstones.map((row) => String(row.claimId)).sort()).toEqual([...removed].sort());
+    expect(history.map((row) => ({ eventName: row.eventName, n: Number(row.n), ids: Number(row.ids) }))).toEqual([
+      { eventName: 'INSERT', n: eventsOf('INSERT'), ids: eventsOf('INSERT') },
+      { eventName: 'MODIFY', n: eventsOf('MODIFY') - oversized, ids: eventsOf('MODIFY') - oversized },
+      { eventName: 'REMOVE', n: eventsOf('REMOVE'), ids: eventsOf('REMOVE') },
+    ]);
+    expect(Number(staged[0]?.n)).toBe(0);
   });
 
   it('wrote no generated PHI value (names, emails, phones, birth dates, streets, member ids) in any output line', () => {

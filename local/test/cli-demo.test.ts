@@ -6,6 +6,8 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { generateClaims, TABLES } from '@claims-cdc/shared';
+import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { killAllCliProcesses, runCli } from './support/cli-process';
 
 /**
@@ -36,6 +38,18 @@ const QUICKSTART_QUERIES = [
 ].map((lines) => lines.join('\n'));
 
 const checkLines = (stdout: string) => stdout.split('\n').filter((line) => /^[✓✗] /.test(line));
+
+/** The rows of each query, run on the warehouse file a finished demo left in `stateDir` (read directly, not through the demo's checks). */
+const readWarehouse = async (stateDir: string, queries: Record<string, string>): Promise<Record<string, Record<string, unknown>[]>> => {
+  const warehouse = await DuckDbWarehouse.open({ path: path.join(stateDir, 'warehouse.duckdb') });
+  try {
+    const out: Record<string, Record<string, unknown>[]> = {};
+    for (const [name, sql] of Object.entries(queries)) out[name] = await warehouse.query(sql);
+    return out;
+  } finally {
+    await warehouse.close();
+  }
+};
 
 describe('claims-cdc demo', () => {
   const dirs: string[] = [];
@@ -70,6 +84,39 @@ describe('claims-cdc demo', () => {
     expect(run.stdout).toMatch(/^Embedded stack ready in /m);
     expect(run.stdout).toMatch(/^All 8 checks hold ✓/m);
     expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+
+    // Assess, independently of the demo's own checks: the claims it asked for, regenerated here from the seed it
+    // sent; the In Review claim it must have picked (the first by id); and what the warehouse file holds.
+    const samples = /^POST \/claims\/samples \{"count":20,"seed":(\d+)\} → 201: 20 claims /m.exec(run.stdout);
+    expect(samples).not.toBeNull();
+    const claims = generateClaims(20, Number((samples as RegExpExecArray)[1]));
+    const target = claims.filter((c) => c.claim_status === 'In Review').map((c) => c.claim_id).sort()[0] as string;
+    expect(target).toMatch(/^CLM-/);
+    expect(run.stdout).toContain(`\nPATCH /claims/${target} {"claimStatus":"Rejected"} → 200\n`);
+    expect(run.stdout).toContain(`\nDELETE /claims/${target} → 200\n`);
+    const kept = claims.filter((c) => c.claim_id !== target);
+    const db = await readWarehouse(stateDir, {
+      destination: `SELECT claimId, claimStatus, paymentStatus, totalCharge FROM ${TABLES.destination} ORDER BY claimId`,
+      history: `SELECT eventName, claimId, claimStatus FROM ${TABLES.history} ORDER BY eventName, claimId`,
+      tombstones: `SELECT claimId FROM ${TABLES.tombstones}`,
+      staged: `SELECT COUNT(*) AS n FROM ${TABLES.staging}`,
+    });
+    // 19 rows: every ingested claim but the deleted one, as ingested (statuses and charge; values beyond ids stay out
+    // of the failure message).
+    const destination = db.destination as Record<string, unknown>[];
+    expect(destination).toHaveLength(19);
+    expect(destination.map((r) => r.claimId)).toEqual(kept.map((c) => c.claim_id).sort());
+    expect(destination.map((r) => r.claimId)).not.toContain(target);
+    const asIngested = new Map(kept.map((c) => [c.claim_id, `${c.claim_status}|${c.payment_status}|${c.total_charge}`]));
+    expect(destination.filter((r) => asIngested.get(String(r.claimId)) !== `${String(r.claimStatus)}|${String(r.paymentStatus)}|${Number(r.totalCharge)}`).map((r) => r.claimId)).toEqual([]);
+    // History: 20 INSERTs, then the target's MODIFY to Rejected and its REMOVE (carrying the last image: Rejected).
+    expect(db.history).toEqual([
+      ...claims.map((c) => ({ eventName: 'INSERT', claimId: c.claim_id, claimStatus: c.claim_status })).sort((x, y) => (x.claimId < y.claimId ? -1 : 1)),
+      { eventName: 'MODIFY', claimId: target, claimStatus: 'Rejected' },
+      { eventName: 'REMOVE', claimId: target, claimStatus: 'Rejected' },
+    ]);
+    expect(db.tombstones).toEqual([{ claimId: target }]);
+    expect(db.staged).toEqual([{ n: 0 }]);
   });
 
   it('stops at a wait that does not end in time, says which, and exits 1 with the stack stopped', async () => {
