@@ -41,8 +41,8 @@ describe('claims-cdc replay + sql', () => {
     const code = await run(['replay', file, '--db', db, '--batch', String(batch), '--merge-every', String(mergeEvery), '--json'], replay.io);
     const query = capture();
     await run(['sql', 'select claimId from openflow_insclaim_dest_tbl order by claimId', '--db', db, '--json'], query.io);
-    // Assess
-    expect(code).toBe(0);
+    // Assess: two lines rejected, so the replay finished with exit code 3
+    expect(code).toBe(3);
     expect(JSON.parse(replay.out[0] as string)).toMatchObject({ lines: 25, events: 23, rejected: 2, destination: 19 });
     expect(replay.err).toEqual([expect.stringMatching(/^line 21: not-json/), expect.stringMatching(/^line 23: not-a-change-record/)]);
     expect(JSON.parse(query.out[0] as string)).toEqual(
