@@ -2,7 +2,7 @@
  * The comparison behind `claims-cdc verify`, against a real DuckDB destination: values come back in the
  * warehouse's types (DOUBLE, BIGINT, TIMESTAMP as text), so the normalization is tested on what it really meets.
  */
-import { buildChangeRecord, type Claim, type WireItem } from '@claims-cdc/shared';
+import { buildChangeRecord, type Claim, toChangeEvent, toClaimRow, type WireItem } from '@claims-cdc/shared';
 import { claims, row, TABLE_NAME } from '@claims-cdc/shared/test-support/factories';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { canonical, COMPARED_COLUMNS, destinationQuery, diffRows } from '../src/inspect/verify-diff';
@@ -30,6 +30,29 @@ describe('verify: DynamoDB items against destination rows', () => {
   afterEach(() => warehouse.close());
 
   const diff = async () => diffRows(items, await warehouse.query(destinationQuery()), TABLE_NAME);
+
+  it('compares an item holding every DynamoDB type (a 38-digit N among them) without crashing (issue 9 §2)', async () => {
+    // Prepare: the item as DynamoDB returns it, and the destination row the pipeline made of it
+    const exotic = { ...(items[0] as WireItem), ledger_ref: { N: '12345678901234567890123456789012345678' }, tags: { SS: ['a'] }, blob: { B: 'AAEC' }, nothing: { NULL: true } } as WireItem;
+    const record = { ...buildChangeRecord({ eventName: 'MODIFY', tableName: TABLE_NAME, keys: { claim_id: first.claim_id }, newImage: first, micros: T + 50 }) };
+    record.dynamodb.NewImage = exotic;
+    await warehouse.stage([toClaimRow(toChangeEvent(record, '9'))]);
+    await warehouse.merge();
+    // Act
+    const report = diffRows([exotic, ...items.slice(1)], await warehouse.query(destinationQuery()), TABLE_NAME);
+    // Assess
+    expect(report).toMatchObject({ ok: true, missing: [], extra: [], differing: [], unprocessable: [] });
+  });
+
+  it('reports an item with an impossible calendar date as unprocessable, naming the field, and goes on', async () => {
+    // Prepare
+    const broken = { ...(items[1] as WireItem), created_timestamp: { S: '2024-02-30T10:00:00.000000Z' } } as WireItem;
+    // Act
+    const report = diffRows([items[0] as WireItem, broken, ...items.slice(2)], await warehouse.query(destinationQuery()), TABLE_NAME);
+    // Assess
+    expect(report.unprocessable).toEqual([{ claimId: second.claim_id, reason: expect.stringContaining('created_timestamp') }]);
+    expect(JSON.stringify(report)).not.toContain('2024-02-30');
+  });
 
   it('finds nothing when the pipeline merged every item: timestamps, doubles, integers and JSON survive the round trip', async () => {
     // Act
