@@ -65,7 +65,7 @@ describe('replay: records AWS really sends', () => {
   it('replays Kinesis records as Lambda receives them, in the order of their own 128-digit sequence numbers', async () => {
     // Prepare: the newer MODIFY comes first in the file; only its sequence number says it is newer
     const [claim] = claims(1, 43) as [Claim];
-    const [insert, modify] = kinesisEvent([changeRecord({ eventName: 'INSERT', claim, micros: T }), changeRecord({ eventName: 'MODIFY', claim: withStatus(claim, 'Paid'), micros: T })]).Records as [
+    const [insert, modify] = kinesisEvent([changeRecord({ eventName: 'INSERT', claim, micros: T }), changeRecord({ eventName: 'MODIFY', claim: withStatus(claim, 'Paid'), micros: T })]).Records as unknown as [
       { kinesis: { sequenceNumber: string } },
       { kinesis: { sequenceNumber: string } },
     ];

@@ -6,6 +6,7 @@ import { buildChangeRecord, type Claim, toChangeEvent, toClaimRow, type WireItem
 import { claims, row, TABLE_NAME } from '@claims-cdc/shared/test-support/factories';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { canonical, COMPARED_COLUMNS, destinationQuery, diffRows } from '../src/inspect/verify-diff';
+import { describeVerify } from '../src/inspect/verify-format';
 
 const T = 1_732_000_000_000_000;
 
@@ -99,6 +100,22 @@ describe('verify: DynamoDB items against destination rows', () => {
     const report = await diff();
     // Assess
     expect(report).toMatchObject({ ok: false, destinationRows: 6, missing: [first.claim_id], extra: ['CLM-FFFFFFFF'], duplicated: [second.claim_id], differing: [] });
+  });
+
+  it('describes drift for people with claim ids and column names only (the text `claims-cdc verify` prints)', async () => {
+    // Prepare: edits behind the pipeline's back (the stack's own sql route refuses them)
+    const [before] = await warehouse.query(`SELECT patientZip FROM openflow_insclaim_dest_tbl WHERE claimId = '${second.claim_id}'`);
+    await warehouse.query(`UPDATE openflow_insclaim_dest_tbl SET claimStatus = claimStatus || ' (edited)', patientZip = patientZip + 1 WHERE claimId = '${second.claim_id}'`);
+    await warehouse.query(`DELETE FROM openflow_insclaim_dest_tbl WHERE claimId = '${first.claim_id}'`);
+    await warehouse.query("INSERT INTO openflow_insclaim_dest_tbl (claimId, claimStatus) VALUES ('CLM-FFFFFFFF', 'Paid')");
+    // Act
+    const text = describeVerify({ ...(await diff()), settled: true }).join('\n');
+    // Assess
+    expect(text).toContain(`✗ missing from the destination (1): ${first.claim_id}`);
+    expect(text).toContain('✗ in the destination but not in DynamoDB (1): CLM-FFFFFFFF');
+    expect(text).toContain(`    ${second.claim_id}: patientZip, claimStatus`);
+    expect(text).not.toContain('(edited)');
+    expect(text).not.toContain(String(before?.patientZip));
   });
 
   it('reports an item the pipeline would quarantine, with the schema reason and none of its values', async () => {

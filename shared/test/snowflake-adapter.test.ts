@@ -12,7 +12,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Claim } from '../src/domain/claim';
 import { type ClaimRow, PHI_COLUMNS, ROW_COLUMNS } from '../src/domain/columns';
 import { ConfigurationError } from '../src/domain/errors';
-import { NOTHING_MERGED, WarehouseError } from '../src/warehouse/port';
+import { NOTHING_MERGED, WarehouseDataError, WarehouseError } from '../src/warehouse/port';
+import { stageIsolating } from '../src/warehouse/stage-isolating';
 import { type SnowflakeOptions, SnowflakeWarehouse } from '../src/warehouse/snowflake';
 import type { SnowflakeKeySource } from '../src/warehouse/snowflake-credentials';
 import { loadSnowflakeKeyPair } from '../src/warehouse/snowflake-credentials';
@@ -289,6 +290,44 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
       'MERGE INTO openflow_insclaim_event_hist_tbl',
       'ROLLBACK',
     ]);
+  });
+
+  it('a data exception (SQLSTATE 22xxx) is a WarehouseDataError: the load bisects and quarantines only the refused row', async () => {
+    // Prepare: Snowflake refuses any staging INSERT whose load table holds the bad event (a timestamp it cannot read)
+    warehouse = new SnowflakeWarehouse(base(fake));
+    const badEventId = String(batch[1]?.eventId);
+    let holdsBad = false;
+    fake.on(/^CREATE OR REPLACE TEMPORARY TABLE/, () => {
+      holdsBad = false;
+      return { rows: [{ status: 'ok' }] };
+    });
+    fake.on(/^INSERT INTO claims_cdc_load_batch/, (statement) => {
+      holdsBad = JSON.stringify(statement.bindings ?? {}).includes(badEventId);
+      const first = statement.bindings?.['1']?.value;
+      return { dml: { 'number of rows inserted': Array.isArray(first) ? first.length : 0 } };
+    });
+    fake.on(/^INSERT INTO openflow_insclaim_cdc_tbl/, () =>
+      holdsBad ? { error: { code: '100035', sqlState: '22007', message: "Timestamp '2024-02-30T10:00:00.000000Z' is not recognized" } } : { dml: { 'number of rows inserted': 1 } },
+    );
+    // Act
+    const failure = await warehouse.stage(batch).catch((error: unknown) => error);
+    const isolated = await stageIsolating(warehouse, batch);
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseDataError);
+    expect((failure as Error).message).not.toContain('2024-02-30');
+    expect(isolated.rejected.map((r) => r.index)).toEqual([1]);
+    expect(isolated.rejected[0]?.detail).toContain('SQLSTATE 22007');
+  });
+
+  it('any other SQLSTATE stays a plain WarehouseError (retried, never quarantined)', async () => {
+    // Prepare
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^INSERT INTO openflow_insclaim_cdc_tbl/, { error: { code: '000625', sqlState: '57014', message: 'Statement reached its statement or warehouse timeout' } });
+    // Act
+    const failure = await warehouse.stage(batch).catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect(failure).not.toBeInstanceOf(WarehouseDataError);
   });
 
   it('a hook that throws (a crash between steps) rolls back and propagates, without a retry', async () => {

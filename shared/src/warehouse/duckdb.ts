@@ -3,7 +3,8 @@ import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duc
 import { type ClaimRow, ROW_COLUMNS } from '../domain/columns';
 import { DIALECTS } from './dialect';
 import { Mutex } from './mutex';
-import { type MergeResult, type MergeStepHook, NOTHING_MERGED, type ResultRow, type StageResult, type Warehouse, WarehouseError, type WarehouseStatus } from './port';
+import { messageOf, scrubbedWarehouseError, scrubWarehouseMessage } from './scrub';
+import { type MergeResult, type MergeStepHook, NOTHING_MERGED, type ResultRow, type StageResult, type Warehouse, WarehouseError, type WarehouseStatus, WarehouseDataError } from './port';
 
 const dialect = DIALECTS.duckdb;
 const LOAD_TABLE = 'claims_cdc_load_batch';
@@ -24,10 +25,22 @@ const appendCell = (appender: DuckDBAppender, type: string, value: string | numb
   else appender.appendVarchar(String(value));
 };
 
+// DuckDB's error classes for values it cannot take (a bad cast, a number out of range): the data, not the database.
+const DATA_ERROR = /^(Conversion|Invalid Input|Out of Range) Error/;
+
+/** A stage failure as a {@link WarehouseDataError} when the rows caused it; other errors pass through for a retry. */
+const classifyStageError = (error: unknown): unknown => {
+  const message = messageOf(error);
+  if (!DATA_ERROR.test(message)) return scrubbedWarehouseError(error);
+  return new WarehouseDataError(`duckdb refused a row: ${scrubWarehouseMessage(message)}`);
+};
+
 /** Options for {@link DuckDbWarehouse}. */
 export interface DuckDbOptions {
   /** A file path, or ':memory:'. */
   readonly path: string;
+  /** Opens an existing file for reading only (`claims-cdc sql --db`): no statement can change it. */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -47,16 +60,23 @@ export class DuckDbWarehouse implements Warehouse {
 
   private constructor(readonly instance: DuckDBInstance) {}
 
-  /** Opens (or creates) the database file. */
+  /**
+   * Opens (or creates) the database file. File access from SQL is off for the instance's lifetime (DuckDB cannot
+   * turn it back on): no statement can read or write a file or attach another database (`COPY … TO`, `read_csv`,
+   * `read_text`, `ATTACH`), so no query can copy PHI out of the warehouse. The pipeline reads no file through SQL
+   * (stage appends rows, merge works on tables), and DuckDB's own database, WAL and spill files are not affected.
+   */
   static async open(options: DuckDbOptions): Promise<DuckDbWarehouse> {
     try {
       // A merge rewrites rows scattered over the whole destination; with DuckDB's 16 MB default the COMMIT of nearly
       // every large merge would also run a full checkpoint. Checkpoint less often (and always on close).
-      return new DuckDbWarehouse(await DuckDBInstance.create(options.path, { checkpoint_threshold: CHECKPOINT_THRESHOLD }));
+      const config: Record<string, string> = { checkpoint_threshold: CHECKPOINT_THRESHOLD, enable_external_access: 'false' };
+      if (options.readOnly) config.access_mode = 'READ_ONLY';
+      return new DuckDbWarehouse(await DuckDBInstance.create(options.path, config));
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (/lock/i.test(message)) throw new WarehouseError(`warehouse ${options.path} is locked by another process (DuckDB allows one writer): ${message.split('\n')[0]}`);
-      throw new WarehouseError(`cannot open warehouse ${options.path}: ${message.split('\n')[0]}`);
+      const message = scrubWarehouseMessage(messageOf(error));
+      if (/lock/i.test(message)) throw new WarehouseError(`warehouse ${options.path} is locked by another process (DuckDB allows one writer): ${message}`);
+      throw new WarehouseError(`cannot open warehouse ${options.path}: ${message}`);
     }
   }
 
@@ -69,27 +89,29 @@ export class DuckDbWarehouse implements Warehouse {
 
   async stage(rows: readonly ClaimRow[]): Promise<StageResult> {
     if (rows.length === 0) return { received: 0, staged: 0 };
-    return this.#stageLock.run(async () => {
-      const connection = await this.#connection('stage');
-      await connection.run(`DELETE FROM ${LOAD_TABLE}`);
-      const appender = await connection.createAppender(LOAD_TABLE, 'main', 'temp');
-      try {
-        for (const row of rows) {
-          for (const column of ROW_COLUMNS) appendCell(appender, column.type, row[column.name]);
-          appender.endRow();
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
+    return this.#stageLock.run(() => this.#stage(rows).catch((error: unknown) => Promise.reject(classifyStageError(error))));
+  }
+
+  async #stage(rows: readonly ClaimRow[]): Promise<StageResult> {
+    const connection = await this.#connection('stage');
+    await connection.run(`DELETE FROM ${LOAD_TABLE}`);
+    const appender = await connection.createAppender(LOAD_TABLE, 'main', 'temp');
+    try {
+      for (const row of rows) {
+        for (const column of ROW_COLUMNS) appendCell(appender, column.type, row[column.name]);
+        appender.endRow();
       }
-      const [toStaging, toHistory] = dialect.stageFrom(LOAD_TABLE, new Date().toISOString());
-      const staged = await this.#transaction(connection, async () => {
-        const result = await connection.run(toStaging as string);
-        await connection.run(toHistory as string);
-        return Number(result.rowsChanged);
-      });
-      return { received: rows.length, staged };
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+    const [toStaging, toHistory] = dialect.stageFrom(LOAD_TABLE, new Date().toISOString());
+    const staged = await this.#transaction(connection, async () => {
+      const result = await connection.run(toStaging as string);
+      await connection.run(toHistory as string);
+      return Number(result.rowsChanged);
     });
+    return { received: rows.length, staged };
   }
 
   async merge(hook?: MergeStepHook): Promise<MergeResult> {
@@ -124,9 +146,14 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /** Runs a query; a failure is a {@link WarehouseError} whose message quotes no value (see `scrubWarehouseMessage`). */
   async query(sql: string): Promise<ResultRow[]> {
-    const reader = await (await this.#connection('query')).runAndReadAll(sql);
-    return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toJsonValue(v)])));
+    try {
+      const reader = await (await this.#connection('query')).runAndReadAll(sql);
+      return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toJsonValue(v)])));
+    } catch (error) {
+      throw scrubbedWarehouseError(error);
+    }
   }
 
   async status(): Promise<WarehouseStatus> {

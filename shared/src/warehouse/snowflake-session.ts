@@ -1,5 +1,6 @@
 import type { Binds, Connection, ConnectionOptions, SnowflakeError } from 'snowflake-sdk';
-import { WarehouseError } from './port';
+import { WarehouseDataError, WarehouseError } from './port';
+import { scrubWarehouseMessage } from './scrub';
 
 type SnowflakeSdk = typeof import('snowflake-sdk');
 
@@ -28,17 +29,10 @@ export interface StatementResult {
 /**
  * A Snowflake error message with every quoted literal, long number and row dump removed: Snowflake quotes the
  * offending value in conversion errors ("Numeric value 'Smith' is not recognized") and dumps rows on duplicate
- * merges. The query id in the message lets an operator with access read the full text in QUERY_HISTORY.
+ * merges. The query id in the error lets an operator with access read the full text in QUERY_HISTORY.
+ * The one scrub both adapters use; this name is kept for existing callers.
  */
-export const redactServerMessage = (message: string): string =>
-  message
-    .split(/Row Values:/i)[0]!
-    .replace(/'(?:[^']|'')*'/g, "'…'")
-    .replace(/"(?:[^"]|"")*"/g, '"…"')
-    .replace(/\d{5,}/g, '#')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 300);
+export const redactServerMessage = scrubWarehouseMessage;
 
 /** A driver error as a {@link WarehouseError} naming the step, with no row values or binds in it. */
 export const warehouseError = (step: string, error: unknown): WarehouseError => {
@@ -49,8 +43,11 @@ export const warehouseError = (step: string, error: unknown): WarehouseError => 
     e.sqlState ? `SQLSTATE ${e.sqlState}` : undefined,
     e.data?.queryId ? `query ${e.data.queryId}` : undefined,
   ].filter((p): p is string => p !== undefined);
-  const message = typeof e.message === 'string' ? redactServerMessage(e.message) : 'unknown error';
-  return new WarehouseError(`snowflake ${step} failed${parts.length > 0 ? ` (${parts.join(', ')})` : ''}: ${message}`);
+  const message = typeof e.message === 'string' ? scrubWarehouseMessage(e.message) : 'unknown error';
+  // SQLSTATE class 22 is "data exception" (a value that cannot be converted or is out of range): the rows, not the
+  // session. The load isolates and quarantines such rows instead of retrying the batch.
+  const Kind = e.sqlState?.startsWith('22') ? WarehouseDataError : WarehouseError;
+  return new Kind(`snowflake ${step} failed${parts.length > 0 ? ` (${parts.join(', ')})` : ''}: ${message}`);
 };
 
 /** One Snowflake session: one connection, so one transaction at a time. */

@@ -11,14 +11,20 @@ import { requireRunningStack, resolveStateDir } from '../state-dir';
 
 export const SQL_HELP = `Usage: claims-cdc sql "QUERY" [--json] [--state-dir DIR | --db PATH]
 
-Runs a query on the warehouse and prints the rows.
+Runs one query on the warehouse and prints the rows. Only statements that read are accepted: SELECT, WITH,
+FROM, VALUES, EXPLAIN, DESCRIBE, SHOW, SUMMARIZE; anything else (CREATE, INSERT, COPY, ATTACH, SET, ...), several
+statements at once, and reading or writing files (read_csv, read_text, COPY ... TO) are refused. Errors never
+quote values: '…' stands for what the warehouse quoted.
   (default)         the query goes to the running stack (claims-cdc up), which holds the warehouse: DuckDB allows
                     one writer process, so no other process opens the file while the stack runs
   --state-dir DIR   the stack's state directory (default .claims-cdc)
   --db PATH         query this DuckDB file directly (only when no stack holds it, e.g. after \`claims-cdc up\` stopped)
   --json            print rows as a JSON array`;
 
-/** Runs a query on a DuckDB file opened by this process. */
+/**
+ * Runs one statement that reads on a DuckDB file opened by this process, read-only and with file access off, so
+ * the statement can neither change the file nor reach any other.
+ */
 export const queryFile = async (file: string, sql: string): Promise<ResultRow[]> => {
   const holder = stackHolding(file);
   if (holder) {
@@ -26,9 +32,13 @@ export const queryFile = async (file: string, sql: string): Promise<ResultRow[]>
       `warehouse ${file} is held by the stack running in ${holder.stateDir} (pid ${holder.pid}); query it through the stack: claims-cdc sql "..." --state-dir ${holder.stateDir}`,
     );
   }
+  // A read-only open cannot create the file (a plain open would, empty).
+  if (!existsSync(file)) throw new CommandError(`no warehouse at ${file}`);
   // Imported here: DuckDB's native module is only loaded by the commands that open a file.
   const { DuckDbWarehouse } = await import('@claims-cdc/shared/warehouse/duckdb');
-  const warehouse = await DuckDbWarehouse.open({ path: file });
+  const { ReadOnlyQueries } = await import('../../inspect/read-only-sql');
+  const opened = await DuckDbWarehouse.open({ path: file, readOnly: true });
+  const warehouse = new ReadOnlyQueries(opened, opened);
   try {
     return await warehouse.query(sql);
   } catch (error) {
