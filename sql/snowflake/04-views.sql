@@ -17,9 +17,9 @@ USE ROLE IDENTIFIER($role_name);
 USE WAREHOUSE IDENTIFIER($warehouse_name);
 USE SCHEMA IDENTIFIER($schema_fqn);
 
-CREATE OR REPLACE VIEW openflow_insclaim_latest_event_vw AS SELECT *
+CREATE OR REPLACE VIEW openflow_insclaim_latest_event_vw COPY GRANTS AS SELECT *
   FROM openflow_insclaim_event_hist_tbl h
   QUALIFY ROW_NUMBER() OVER (PARTITION BY h.claimId ORDER BY SUBSTR(LPAD(COALESCE(h.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(h.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(h.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, h.eventId DESC) = 1;
 
-CREATE OR REPLACE VIEW openflow_insclaim_backlog_vw AS SELECT COUNT(*) AS stagedRows, COUNT(DISTINCT claimId) AS stagedClaims, MIN(CAST(eventCreationUnixTime AS BIGINT)) AS oldestStagedMicros, MIN(loadedAt) AS oldestLoadedAt, DATEDIFF('second', MIN(loadedAt), SYSDATE()) AS oldestUnmergedAgeSeconds
+CREATE OR REPLACE VIEW openflow_insclaim_backlog_vw COPY GRANTS AS SELECT COUNT(*) AS stagedRows, COUNT(DISTINCT claimId) AS stagedClaims, MIN(CAST(eventCreationUnixTime AS BIGINT)) AS oldestStagedMicros, MIN(loadedAt) AS oldestLoadedAt, DATEDIFF('second', MIN(loadedAt), SYSDATE()) AS oldestUnmergedAgeSeconds
   FROM openflow_insclaim_cdc_tbl;

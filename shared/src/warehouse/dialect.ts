@@ -189,6 +189,14 @@ export class Dialect {
     );
   }
 
+  /**
+   * Snowflake's `CREATE OR REPLACE VIEW` drops the grants on the view it replaces (the masking worksheet's among
+   * them) unless told to copy them; DuckDB has no grants.
+   */
+  copyGrants(): string {
+    return this.name === 'snowflake' ? ' COPY GRANTS' : '';
+  }
+
   /** The current UTC time as a zone-less timestamp, comparable with `loadedAt` and `deletedAt` (written as UTC). */
   utcNow(): string {
     return this.name === 'snowflake' ? 'SYSDATE()' : "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)";

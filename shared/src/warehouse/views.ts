@@ -14,9 +14,9 @@ export const VIEWS = {
  * Views read through the tables' masking policies, so PHI stays masked for roles that may not see it.
  */
 export const createViews = (dialect: Dialect): string[] => [
-  `CREATE OR REPLACE VIEW ${VIEWS.latestEvent} AS SELECT * FROM ${TABLES.history} h ` +
+  `CREATE OR REPLACE VIEW ${VIEWS.latestEvent}${dialect.copyGrants()} AS SELECT * FROM ${TABLES.history} h ` +
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY h.claimId ORDER BY ${dialect.versionKey('h')} DESC, h.eventId DESC) = 1`,
-  `CREATE OR REPLACE VIEW ${VIEWS.backlog} AS SELECT COUNT(*) AS stagedRows, COUNT(DISTINCT claimId) AS stagedClaims, ` +
+  `CREATE OR REPLACE VIEW ${VIEWS.backlog}${dialect.copyGrants()} AS SELECT COUNT(*) AS stagedRows, COUNT(DISTINCT claimId) AS stagedClaims, ` +
     `MIN(CAST(eventCreationUnixTime AS BIGINT)) AS oldestStagedMicros, MIN(loadedAt) AS oldestLoadedAt, ` +
     `DATEDIFF('second', MIN(loadedAt), ${dialect.utcNow()}) AS oldestUnmergedAgeSeconds FROM ${TABLES.staging}`,
 ];
