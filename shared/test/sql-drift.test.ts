@@ -162,3 +162,13 @@ describe('the DuckDB twins run on DuckDB and do what the adapter does', () => {
     expect(backlog?.oldestUnmergedAgeSeconds).toBeLessThan(60);
   });
 });
+
+describe('sql/snowflake/04-views.sql', () => {
+  it('replaces each view with COPY GRANTS, so running it again keeps the grants 05-masking gave (issue 10 §3)', () => {
+    // Prepare
+    const text = readFileSync(resolve(__dirname, '../../sql/snowflake/04-views.sql'), 'utf8');
+    // Assess
+    for (const view of ['openflow_insclaim_latest_event_vw', 'openflow_insclaim_backlog_vw']) expect(text).toContain(`CREATE OR REPLACE VIEW ${view} COPY GRANTS AS SELECT`);
+    expect(text).not.toMatch(/CREATE OR REPLACE VIEW \w+ AS/);
+  });
+});
