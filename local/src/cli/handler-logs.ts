@@ -41,7 +41,8 @@ export function handlerLogging(options: { stateDir: string; verbose?: boolean; l
   const level = options.logFile ? 'INFO' : 'WARN';
   let fd: number;
   try {
-    fd = openSync(file, 'a');
+    // Owner-only when created: handler warnings name claim ids and the file sits with the warehouse.
+    fd = openSync(file, 'a', 0o600);
   } catch (error) {
     throw new CommandError(`cannot open the log file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

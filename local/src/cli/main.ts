@@ -5,6 +5,9 @@ import { CommandError, UsageError } from './errors';
 import { type Io, processIo } from './io';
 import { COMMANDS, HELP } from './commands';
 
+/** The umask of the CLI's process: files 0600 and directories 0700. */
+export const PRIVATE_UMASK = 0o077;
+
 /** Runs one command line; returns the exit code. Errors are one clear line, never a stack trace. */
 export const run = async (argv: readonly string[], io: Io = processIo): Promise<number> => {
   const [name, ...args] = argv;
@@ -34,6 +37,9 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
 };
 
 if (require.main === module) {
+  // Everything this process creates holds or may hold PHI, including the files DuckDB and the emulators create on
+  // their own (the warehouse, its WAL), whose modes no option sets: owner-only, whatever the user's umask.
+  process.umask(PRIVATE_UMASK);
   run(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

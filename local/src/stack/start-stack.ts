@@ -6,7 +6,6 @@
  * (AWS_ENDPOINT_URL_*, region, dummy credentials, queue URLs, table name) is set first and handler modules are
  * imported afterwards. Handlers passed in as functions are used as they are (tests use fakes).
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { startApiServer, type ApiServer, type ApiServerCounters, type ControlHandler, type HttpApiHandler } from './api-server';
@@ -19,7 +18,7 @@ import { arns, loadStackConfig, type HandlerRef, type QueueKey, type StackConfig
 import { createResources, type StackResources } from './resources';
 import { startSchedulePoller, type ScheduledHandler, type SchedulePoller, type SchedulePollerCounters } from './schedule-poller';
 import { startSqsPoller, type SqsHandler, type SqsPoller, type SqsPollerCounters } from './sqs-poller';
-import { readStackInfo, removeStackInfo, writeStackInfo } from './stack-client';
+import { claimStateDir, removeStackInfo, StateDirError, StateDirLockedError, writeStackInfo, type StateDirLock } from './stack-client';
 
 /** The four handlers the stack invokes. */
 export interface StackHandlers {
@@ -116,11 +115,7 @@ const importedHandlerEnv = new Map<string, string>();
 export async function startStack(options: StartStackOptions = {}): Promise<RunningStack> {
   if (running) throw new StackStartError('a stack is already running in this process');
   const stateDir = path.resolve(options.stateDir ?? '.claims-cdc');
-  mkdirSync(stateDir, { recursive: true });
-  const other = readStackInfo(stateDir);
-  if (other && other.pid !== process.pid) {
-    throw new StackStartError(`a stack is already running for ${stateDir} (pid ${other.pid}, API ${other.apiUrl}); use it or stop it first`);
-  }
+  const lock = claimStateDirForStack(stateDir);
   running = true;
 
   // The SDK's notice that future releases need Node 22 would otherwise greet every local run (Node 20 is supported).
@@ -128,7 +123,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
   });
   const disabled = new Set(options.disable ?? []);
-  const stops: (() => Promise<void> | void)[] = [restoreNotice];
+  // The lock is released last, when everything that writes to the state directory has stopped.
+  const stops: (() => Promise<void> | void)[] = [() => lock.release(), restoreNotice];
   const stopAll = async () => {
     const errors: unknown[] = [];
     for (const stop of stops.splice(0).reverse()) {
@@ -317,6 +313,19 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     await stopAll().catch(() => undefined);
     if (error instanceof StackStartError) throw error;
     throw new StackStartError(`the stack did not start: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Claims the state directory (private, locked: two stacks never share one); a failure is a StackStartError. */
+function claimStateDirForStack(stateDir: string): StateDirLock {
+  try {
+    return claimStateDir(stateDir);
+  } catch (error) {
+    if (error instanceof StateDirLockedError) {
+      const api = error.apiUrl ? `, API ${error.apiUrl}` : '';
+      throw new StackStartError(`a stack is already running for ${stateDir} (pid ${error.pid}${api}); use it or stop it first`);
+    }
+    throw error instanceof StateDirError ? new StackStartError(error.message) : error;
   }
 }
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { DEMO_SEED, runDemo } from '../../demo/run-demo';
 import { parse } from '../args';
-import { UsageError } from '../errors';
+import { ensurePrivateDir, StateDirError } from '../../stack/stack-client';
+import { CommandError, UsageError } from '../errors';
 import type { Io } from '../io';
 import { DEFAULT_STATE_DIR, resolveStateDir } from '../state-dir';
 
@@ -36,9 +37,16 @@ export const demoCommand = async (args: readonly string[], io: Io): Promise<numb
   if (!/^\d+$/.test(String(values.seed ?? DEMO_SEED)) || seed > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got '${String(values.seed)}'`);
   const timeout = values.timeout === undefined ? 20 : Number(values.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 600) throw new UsageError(`--timeout must be a number of seconds from 0 to 600, got '${String(values.timeout)}'`);
+  const stateDir = resolveStateDir(values['state-dir'], path.join(DEFAULT_STATE_DIR, 'demo'));
+  try {
+    // Private before the demo writes PHI into it, and a path that cannot be a directory fails here, in one line.
+    ensurePrivateDir(stateDir);
+  } catch (error) {
+    throw error instanceof StateDirError ? new CommandError(error.message) : error;
+  }
   return runDemo(
     {
-      stateDir: resolveStateDir(values['state-dir'], path.join(DEFAULT_STATE_DIR, 'demo')),
+      stateDir,
       seed,
       timeoutMs: Math.round(timeout * 1000),
       width: process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120,

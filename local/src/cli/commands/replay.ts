@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { replayFile } from '../../replay/replay';
 import { parse, positiveInt } from '../args';
@@ -7,12 +7,19 @@ import type { Io } from '../io';
 
 export const REPLAY_HELP = `Usage: claims-cdc replay FILE --db PATH [--batch N] [--merge-every N] [--json]
 
-Replays a JSONL file of decoded DynamoDB→Kinesis records (one kinesis.data payload per line) through the
-pipeline's decode → flatten → stage → merge code into a DuckDB file.
+Replays a JSONL file through the pipeline's decode → flatten → check → stage → merge code into a DuckDB file.
+Each line is either a decoded DynamoDB→Kinesis record (the kinesis.data payload; the line number stands in for the
+sequence number) or a Kinesis record as Lambda receives it ({"kinesis":{"sequenceNumber":…,"data":<base64>}}, replayed
+with its own sequence number). Every good line is staged; each rejected one is reported as "line N: reason: detail".
   --db PATH         DuckDB file to write (created if missing)
   --batch N         records per load (default 500)
   --merge-every N   loads per merge (default 1)
-  --json            print the summary as JSON`;
+  --json            print the summary as JSON
+Exit codes: 0 every line replayed; 3 finished, but some lines were rejected (each reported); 2 bad arguments;
+1 the replay failed.`;
+
+/** Exit code of a replay that finished with rejected lines: distinct from a failure (1) and bad arguments (2). */
+export const REPLAY_REJECTED_EXIT = 3;
 
 /** `claims-cdc replay` */
 export const replayCommand = async (args: readonly string[], io: Io): Promise<number> => {
@@ -28,15 +35,33 @@ export const replayCommand = async (args: readonly string[], io: Io): Promise<nu
   if (typeof values.db !== 'string') throw new UsageError('replay needs --db PATH');
   const batch = positiveInt(values.batch, 'batch', 500);
   const mergeEvery = positiveInt(values['merge-every'], 'merge-every', 1);
-  const warehouse = await DuckDbWarehouse.open({ path: values.db });
+  const db = values.db;
+  const created = !existsSync(db);
+  const warehouse = await DuckDbWarehouse.open({ path: db });
   try {
     await warehouse.init();
+    if (created) makePrivate(db);
     const summary = await replayFile(file, warehouse, { batch, mergeEvery, onReject: (line, reason) => io.err(`line ${line}: ${reason}`) });
     const status = await warehouse.status();
     const report = { lines: summary.lines, events: summary.events, rejected: summary.rejected, loads: summary.loads, merges: summary.merges, staged: summary.staged, destination: status.destination, history: status.history };
     io.out(values.json ? JSON.stringify(report) : Object.entries(report).map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n'));
-    return 0;
+    return summary.rejected > 0 ? REPLAY_REJECTED_EXIT : 0;
   } finally {
     await warehouse.close();
+    if (created) makePrivate(db);
   }
 };
+
+/**
+ * The replayed claims' PHI is in the file replay created (and in its WAL while it is open): owner-only. The CLI's
+ * umask already creates them so; this covers a caller with a looser one. A file that existed keeps its mode.
+ */
+function makePrivate(db: string): void {
+  for (const file of [db, `${db}.wal`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}

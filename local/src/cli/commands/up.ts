@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { collectPipelineStatus } from '../../inspect/collect-status';
 import { formatStatusLine } from '../../inspect/pipeline-status';
 import { stackWarehouse } from '../../inspect/stack-warehouse';
 import type { AttachedQuarantine } from '../../quarantine';
-import { readStackInfo } from '../../stack/stack-client';
+import { claimStateDir, StateDirError, StateDirLockedError, type StateDirLock } from '../../stack/stack-client';
 import { parse } from '../args';
 import { CommandError, UsageError } from '../errors';
 import { handlerLogging } from '../handler-logs';
@@ -42,9 +42,36 @@ export const upCommand = async (args: readonly string[], io: Io): Promise<number
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.verbose && values['log-file'] !== undefined) throw new UsageError('give --verbose or --log-file FILE, not both');
   const stateDir = resolveStateDir(values['state-dir']);
-  const running = existsSync(stateDir) ? readStackInfo(stateDir) : undefined;
-  if (running) throw new CommandError(`a stack is already running in ${stateDir} (pid ${running.pid}, API ${running.apiUrl}); use it, or stop it first`);
-  mkdirSync(stateDir, { recursive: true });
+  const lock = claimForUp(stateDir);
+  try {
+    return await runStack(stateDir, values, io);
+  } finally {
+    lock.release();
+  }
+};
+
+/**
+ * Claims the state directory before anything in it is touched (private: the warehouse and the logs hold PHI;
+ * locked: of two `up` started at once on one directory, the second says so and leaves everything to the first).
+ */
+function claimForUp(stateDir: string): StateDirLock {
+  try {
+    return claimStateDir(stateDir);
+  } catch (error) {
+    if (error instanceof StateDirLockedError) throw new CommandError(`${error.message}; use it, or stop it first`);
+    throw error instanceof StateDirError ? new CommandError(error.message) : error;
+  }
+}
+
+/** What `up` was given, as parsed. */
+interface UpValues {
+  'keep-warehouse'?: boolean;
+  verbose?: boolean;
+  'log-file'?: string;
+}
+
+/** Runs the stack in a state directory this process holds the lock of, until a signal stops it. */
+const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<number> => {
   const warehouseFile = path.join(stateDir, 'warehouse.duckdb');
   const hadWarehouse = existsSync(warehouseFile);
   if (!values['keep-warehouse']) for (const file of [warehouseFile, `${warehouseFile}.wal`]) rmSync(file, { force: true });
