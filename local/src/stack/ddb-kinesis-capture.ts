@@ -13,6 +13,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { buildWireChangeRecord, partitionKeyFor } from '@claims-cdc/shared';
 import { DynamoWire, canonicalKey, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
@@ -42,8 +43,13 @@ export interface CaptureStats {
   acceptedWrites: number;
   /** Records queued for Kinesis (one per changed item). */
   recordsCaptured: number;
-  /** Accepted writes whose after-image could not be read (should stay 0; a record may be missing). */
+  /**
+   * Accepted writes whose new image could not be read (should stay 0). Their client got an InternalServerError, and
+   * their change is emitted once the item can be read again: none is dropped.
+   */
   captureErrors: number;
+  /** Items whose change awaits that read now. */
+  pendingChanges: number;
   outbox: OutboxStats;
 }
 
@@ -52,9 +58,12 @@ export interface DdbKinesisCapture {
   /** `http://127.0.0.1:PORT`: set `AWS_ENDPOINT_URL_DYNAMODB` to this. */
   readonly endpoint: string;
   stats(): CaptureStats;
-  /** Resolves when every record captured so far is on the stream. */
+  /** Resolves when every change accepted so far is on the stream; rejects when a pending one still cannot be read. */
   flush(): Promise<void>;
-  /** Stops accepting connections, finishes in-flight writes, delivers queued records, then closes. */
+  /**
+   * Stops accepting connections, finishes in-flight writes, emits pending changes, delivers queued records, then
+   * closes; rejects (after closing) when a pending change could not be emitted.
+   */
   stop(): Promise<void>;
 }
 
@@ -70,6 +79,12 @@ interface Target {
   lockKey: string;
 }
 
+/** Reads of a new image per write before the write is failed; the waits between them grow by READ_BACKOFF_MS. */
+const READ_ATTEMPTS = 5;
+const READ_BACKOFF_MS = 20;
+/** First and longest wait between background attempts at the pending changes. */
+const PENDING_RETRY_MS = { first: 100, max: 5_000 };
+
 /** Starts the capture proxy on 127.0.0.1. */
 export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions): Promise<DdbKinesisCapture> {
   const upstream = new URL(options.dynamodbEndpoint);
@@ -79,6 +94,11 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
   const locks = new KeyLock();
   const clock = new MonotonicMicros();
   const counters = { requests: 0, acceptedWrites: 0, recordsCaptured: 0, captureErrors: 0 };
+  const pending = new PendingChanges(
+    locks,
+    (target) => withRetries(() => wire.getItem(target.table, target.key)),
+    (target, oldImage, newImage) => emit(target, oldImage, newImage),
+  );
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
@@ -155,20 +175,33 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
     });
   };
 
+  /**
+   * A write under the locks of the items it touches: their images before and after, and one record per changed item.
+   *
+   * When the new images cannot be read, the write has already happened in the emulator and cannot be undone. It is
+   * failed to its client with InternalServerError (which DynamoDB documents as "may have succeeded"; SDKs retry it),
+   * never acknowledged: an acknowledged write must have its change captured. The change itself is kept as pending,
+   * with the image before it, and emitted from the next successful read of the item: the client's retry (even when
+   * that retry changes nothing, e.g. an identical PutItem, or fails its condition because the first attempt applied),
+   * any later write of the item, the background retry, flush or stop — whichever comes first. So a retried write
+   * yields exactly one record for the change, and no change is dropped.
+   */
   const handleWrite = async (req: http.IncomingMessage, body: Buffer, targets: Target[]) =>
     locks.withKeys(
       targets.map((t) => t.lockKey),
-      async () => {
+      async (): Promise<RawReply> => {
         const before = await Promise.all(targets.map((t) => wire.getItem(t.table, t.key)));
+        targets.forEach((t, i) => pending.settle(t, before[i]));
         const reply = await forward(req, body);
         if (reply.statusCode !== 200) return reply;
         counters.acceptedWrites += 1;
         let after: (WireItem | undefined)[];
         try {
           after = await withRetries(() => Promise.all(targets.map((t) => wire.getItem(t.table, t.key))));
-        } catch {
+        } catch (error) {
           counters.captureErrors += 1;
-          return reply;
+          targets.forEach((t, i) => pending.add(t, before[i]));
+          return internalServerError(`the write was applied but its change could not be captured yet (${(error as Error).message}); retry it`);
         }
         targets.forEach((t, i) => emit(t, before[i], after[i]));
         return reply;
@@ -199,12 +232,9 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
       })
       .catch((error: Error) => {
         if (res.headersSent) return res.destroy();
-        const payload = JSON.stringify({
-          __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
-          message: `capture proxy: ${error.message}`,
-        });
-        res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(payload) });
-        res.end(payload);
+        const reply = internalServerError(error.message);
+        res.writeHead(reply.statusCode, reply.headers);
+        res.end(reply.body);
       })
       .finally(done);
   });
@@ -217,22 +247,98 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    stats: () => ({ ...counters, outbox: outbox.stats }),
-    flush: () => outbox.flush(),
+    stats: () => ({ ...counters, pendingChanges: pending.size, outbox: outbox.stats }),
+    async flush() {
+      await pending.settleAll();
+      await outbox.flush();
+    },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
       server.closeAllConnections();
       await closed;
+      await pending.stopRetrying();
+      // The last chance for a pending change: if its item still cannot be read, stopping says so instead of hiding it.
+      const unsettled = await pending.settleAll().then(
+        () => undefined,
+        (error: Error) => new Error(`the capture stopped with ${pending.size} change(s) it could not read from DynamoDB: ${error.message}`),
+      );
       try {
         await outbox.close();
       } finally {
         forwardAgent.destroy();
         wire.close();
       }
+      if (unsettled) throw unsettled;
     },
   };
+}
+
+/**
+ * Changes the emulator applied whose new image could not be read yet, each with the item's image before it. A
+ * pending change is emitted from the next successful read of its item under the item's lock: everything written
+ * between went through the proxy, whose writes wait for the same lock and settle the pending change first, so that
+ * read returns the image the failed read should have returned. Until then it is retried in the background.
+ */
+class PendingChanges {
+  private readonly changes = new Map<string, { target: Target; oldImage: WireItem | undefined }>();
+  private readonly retrying = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly locks: KeyLock,
+    private readonly read: (target: Target) => Promise<WireItem | undefined>,
+    private readonly emit: (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined) => void,
+  ) {}
+
+  get size(): number {
+    return this.changes.size;
+  }
+
+  /** Records a change whose new image is unknown; call under the item's lock. */
+  add(target: Target, oldImage: WireItem | undefined): void {
+    this.changes.set(target.lockKey, { target, oldImage });
+    this.retryInBackground();
+  }
+
+  /** Emits the item's pending change, if any, now that `current` was read under the item's lock. */
+  settle(target: Target, current: WireItem | undefined): void {
+    const change = this.changes.get(target.lockKey);
+    if (!change) return;
+    this.changes.delete(target.lockKey);
+    this.emit(target, change.oldImage, current);
+  }
+
+  /** Re-reads every pending item under its lock and emits its change; throws when one still cannot be read. */
+  async settleAll(): Promise<void> {
+    for (const [lockKey, { target }] of [...this.changes]) {
+      await this.locks.withKeys([lockKey], async () => {
+        if (this.changes.has(lockKey)) this.settle(target, await this.read(target));
+      });
+    }
+  }
+
+  /** Ends the background retries (pending changes stay, for a last settleAll). */
+  async stopRetrying(): Promise<void> {
+    this.retrying.abort();
+    await this.loop;
+  }
+
+  /** A change is emitted even if no client writes its item again: retried with growing waits while any is pending. */
+  private retryInBackground(): void {
+    const { signal } = this.retrying;
+    this.loop ??= (async () => {
+      for (let wait = PENDING_RETRY_MS.first; this.changes.size > 0 && !signal.aborted; wait = Math.min(2 * wait, PENDING_RETRY_MS.max)) {
+        await sleep(wait, undefined, { signal }).catch(() => undefined);
+        if (!signal.aborted) await this.settleAll().catch(() => undefined);
+      }
+    })().finally(() => {
+      this.loop = undefined;
+      // A change added after the loop's last check and before this line would otherwise wait for flush or stop.
+      if (this.changes.size > 0 && !signal.aborted) this.retryInBackground();
+    });
+  }
 }
 
 /** Microseconds since the epoch, strictly increasing across calls even within one microsecond. */
@@ -271,13 +377,22 @@ function tableNameOf(body: Buffer): string | undefined {
   }
 }
 
-async function withRetries<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
+type RawReply = Awaited<ReturnType<typeof postRaw>>;
+
+/** A DynamoDB-shaped InternalServerError: SDK clients retry it, as they do DynamoDB's own. */
+function internalServerError(message: string): RawReply {
+  const body = Buffer.from(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `capture proxy: ${message}` }));
+  return { statusCode: 500, headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(body.length) }, body };
+}
+
+/** Runs `fn` up to READ_ATTEMPTS times, waiting a little longer after each failure. */
+async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (error) {
-      if (i >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20 * i));
+      if (attempt >= READ_ATTEMPTS) throw error;
+      await sleep(READ_BACKOFF_MS * attempt);
     }
   }
 }
