@@ -7,8 +7,9 @@ import type { AttachedQuarantine } from '../quarantine';
 import type { RunningStack } from '../stack';
 import type { FaultInjector } from './faults';
 import type { ChaosOptions } from './options';
+import type { PrecisionSwitch } from './precision';
 import type { Ledger, PoisonInjector, Source } from './sources';
-import { checkHistory, checkNewestEvents, checkNoResurrection, checkQuarantine, compareRows, hashDestination, hashItems, scanTable, type Check } from './verify';
+import { checkHistory, checkNewestEvents, checkNoResurrection, checkQuarantine, compareRows, hashDestination, hashItems, hashWireItems, scanTable, type Check } from './verify';
 import type { Workload } from './workload';
 
 /** What the checks look at. */
@@ -21,10 +22,12 @@ export interface CheckContext {
   injector: FaultInjector;
   quarantine: AttachedQuarantine;
   options: ChaosOptions;
+  /** With `precision-switch` (its counts are complete once the ledger is read). */
+  precision?: PrecisionSwitch;
 }
 
 /** Every check of a run, in table order. */
-export async function runChecks({ stack, warehouse, workload, source, poison, injector, quarantine, options }: CheckContext): Promise<Check[]> {
+export async function runChecks({ stack, warehouse, workload, source, poison, injector, quarantine, options, precision }: CheckContext): Promise<Check[]> {
   const checks: Check[] = [];
   const ledger: Ledger = await source.ledger();
   const events = workload.counts.INSERT + workload.counts.MODIFY + workload.counts.REMOVE;
@@ -47,7 +50,8 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
   const destination = await hashDestination(warehouse);
   const model = hashItems(workload.model.values());
   if (options.source === 'dynamodb') {
-    const table = hashItems(await scanTable(stack));
+    // The scan's items as DynamoDB JSON, never unmarshalled (that would round or BigInt the 38-digit numbers).
+    const table = hashWireItems(await scanTable(stack));
     checks.push(compareRows('DynamoDB = workload model (harness sanity)', model, table));
     checks.push(compareRows('destination = DynamoDB scan, row by row', table, destination));
   } else {
@@ -84,6 +88,9 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
     poison: poison.injected.length,
     oversized: workload.counts.oversized - workload.counts.oversizedRemoved,
     'oversized-remove': workload.counts.oversizedRemoved,
+    'exotic-values': Math.min(workload.counts.exotic.inserts, workload.counts.exotic.modifies, workload.counts.exotic.knownAttributes),
+    // Both kinds of switched record on the stream: millisecond ones and ones without the precision field.
+    'precision-switch': precision ? Math.min(precision.counts.MILLISECOND, precision.counts.none) : 0,
   };
   const enabled = [...options.faults];
   const missed = enabled.filter((f) => !(injected[f]! > 0));

@@ -20,6 +20,11 @@ handlers, with faults injected; then it drains and checks that nothing was lost,
   --seed S              workload seed (default ${DEFAULTS.seed})
   --faults LIST         comma-separated, 'all' (default), 'none', or 'all,-poison'; known:
                         ${FAULTS.join(', ')}
+                        (exotic-values: unknown attributes with 38-digit numbers, sets, binary, null, empty
+                        and nested values, and 38-digit known numbers, each compared digit for digit;
+                        precision-switch: record times switch between microseconds, milliseconds and no
+                        precision field mid-stream; poison includes impossible dates, a 20-digit zip,
+                        mislabelled precisions and a malformed number; see docs/chaos.md)
   --shards N            Kinesis shards (default ${DEFAULTS.shards})
   --source KIND         dynamodb (default): writes go through DynamoDB and the capture (40–160 writes/s here);
                         direct: the harness keeps the items and puts DynamoDB's exact stream records itself,
@@ -141,6 +146,9 @@ async function main(argv: string[]): Promise<number> {
   return report.passed ? 0 : 1;
 }
 
+// The run's state directory holds the generated claims' PHI (the warehouse, its WAL, the logs, the quarantine), and
+// DuckDB and the emulators create their files with no mode option: owner-only, whatever the user's umask.
+process.umask(0o077);
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -98,6 +98,7 @@ export class FaultInjector {
   readonly #modules = new Map<keyof Loaded, Promise<unknown>>();
   #stack: RunningStack | undefined;
   #warehouse: Promise<Warehouse> | undefined;
+  #deliver: ((data: Buffer, partitionKey: string) => Buffer) | undefined;
 
   constructor(
     readonly faults: ReadonlySet<Fault>,
@@ -111,6 +112,15 @@ export class FaultInjector {
   /** Gives the injectors the running stack (for re-sending duplicates to the load queue). */
   attach(stack: RunningStack): void {
     this.#stack = stack;
+  }
+
+  /**
+   * Hands every stream record to the transform as `deliver` makes it (`precision-switch` in DynamoDB-source runs:
+   * the capture writes microseconds only). `deliver` must be a function of the record alone, so every redelivery
+   * carries the same bytes.
+   */
+  deliverRecordsAs(deliver: (data: Buffer, partitionKey: string) => Buffer): void {
+    this.#deliver = deliver;
   }
 
   /** The wrappers to pass to startStack. */
@@ -173,8 +183,17 @@ export class FaultInjector {
 
   // --- transform -------------------------------------------------------------------------------------------------
 
-  async #transform(event: KinesisStreamEvent, context: Parameters<KinesisHandler>[1]): Promise<KinesisStreamBatchResponse> {
+  async #transform(received: KinesisStreamEvent, context: Parameters<KinesisHandler>[1]): Promise<KinesisStreamBatchResponse> {
     const real = await this.#real('transform');
+    const deliver = this.#deliver;
+    const event: KinesisStreamEvent = deliver
+      ? {
+          Records: received.Records.map((r) => ({
+            ...r,
+            kinesis: { ...r.kinesis, data: deliver(Buffer.from(r.kinesis.data, 'base64'), r.kinesis.partitionKey).toString('base64') },
+          })),
+        }
+      : received;
     const records = event.Records;
     const eligible = records.every((r) => (this.#injected.get(r.eventID) ?? 0) < MAX_INJECTED_PER_RECORD);
     const mark = (list: typeof records) => list.forEach((r) => this.#injected.set(r.eventID, (this.#injected.get(r.eventID) ?? 0) + 1));

@@ -12,6 +12,8 @@ export const FAULTS = [
   'poison',
   'oversized',
   'oversized-remove',
+  'exotic-values',
+  'precision-switch',
 ] as const;
 
 export type Fault = (typeof FAULTS)[number];

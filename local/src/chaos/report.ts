@@ -46,6 +46,16 @@ export function formatReport(report: ChaosReport): string {
         ['poison', `${f.poisonInjected} records (${poison || '-'})`],
         ['oversized', `${w.oversized - w.oversizedRemoved} item(s) grown past the queue message limit, then shrunk`],
         ['oversized-remove', `${w.oversizedRemoved} item(s) grown past the limit, then deleted (the REMOVE must still reach the warehouse)`],
+        [
+          'exotic-values',
+          `${w.exotic.inserts} INSERTs and ${w.exotic.modifies} MODIFYs with 38-digit numbers, sets, binary, null, empty and nested values (${w.exotic.knownAttributes} with a 38-digit total_charge and procedure charge)`,
+        ],
+        [
+          'precision-switch',
+          f.precision
+            ? `records in µs ${f.precision.MICROSECOND} · ms ${f.precision.MILLISECOND} · no precision field ${f.precision.none}; ${f.precision.switches} switches, ${f.precision.sameMillisecondSwitches} within one millisecond of one claim${o.source === 'dynamodb' ? ' (applied as the transform receives the capture\'s records)' : ''}`
+            : '-',
+        ],
       ].filter(([name]) => o.faults.includes(name as never)),
     ),
   );

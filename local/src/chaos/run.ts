@@ -12,6 +12,7 @@ import { drain } from './drain';
 import { FaultInjector, type FaultCounts } from './faults';
 import { FAULTS, type ChaosOptions } from './options';
 import { runChecks } from './checks';
+import { PrecisionSwitch, type PrecisionCounts } from './precision';
 import { DirectSource, DynamoDbSource, PoisonInjector, type Source } from './sources';
 import type { Check } from './verify';
 import { Workload, type WorkloadCounts } from './workload';
@@ -22,7 +23,7 @@ export interface ChaosReport {
   readonly options: Omit<ChaosOptions, 'faults'> & { faults: string[] };
   readonly checks: Check[];
   readonly workload: WorkloadCounts;
-  readonly faults: FaultCounts & { poisonInjected: number; quarantineDeliveries: number; finalMergeAttempts: number };
+  readonly faults: FaultCounts & { poisonInjected: number; quarantineDeliveries: number; finalMergeAttempts: number; precision?: PrecisionCounts };
   readonly figures: {
     /** Start of the workload to the end of the final merge. */
     pipelineSeconds: number;
@@ -62,7 +63,11 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
     load: { concurrency: options.faults.has('reorder') ? 2 : 1 },
   };
   const injector = new FaultInjector(options.faults, options.seed, loadStackConfig({ overrides }));
-  const workload = new Workload({ events: options.events, claims: options.claims, seed: options.seed, poison: options.faults.has('poison'), oversized: options.faults.has('oversized'), oversizedRemove: options.faults.has('oversized-remove') });
+  const workload = new Workload({ events: options.events, claims: options.claims, seed: options.seed, poison: options.faults.has('poison'), oversized: options.faults.has('oversized'), oversizedRemove: options.faults.has('oversized-remove'), exoticValues: options.faults.has('exotic-values') });
+  // precision-switch: the direct source writes each record in its stretch's precision; in DynamoDB-source runs the
+  // transform receives the capture's records so (the capture writes microseconds only).
+  const precision = options.faults.has('precision-switch') ? new PrecisionSwitch(options.seed) : undefined;
+  if (precision && options.source === 'dynamodb') injector.deliverRecordsAs((data, partitionKey) => precision.deliver(data, partitionKey));
   const checks: Check[] = [];
   let error: string | undefined;
   let stack: RunningStack | undefined;
@@ -92,8 +97,8 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
     const injected = (poison = new PoisonInjector(running));
     source =
       options.source === 'direct'
-        ? new DirectSource(running, 20_000, (emitted) => emitted + injected.sequenceNumbers.size - injector.acked.size)
-        : new DynamoDbSource(running, options.writers, () => injected.sequenceNumbers);
+        ? new DirectSource(running, 20_000, (emitted) => emitted + injected.sequenceNumbers.size - injector.acked.size, precision)
+        : new DynamoDbSource(running, options.writers, () => injected.sequenceNumbers, precision);
     const onStream = () => (source as Source).recordsOnStream() + injected.sequenceNumbers.size;
 
     let written = 0;
@@ -129,7 +134,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
     }
     marks.drainEnd = Date.now();
 
-    checks.push(...(await runChecks({ stack: running, warehouse, workload, source, poison: injected, injector, quarantine, options })));
+    checks.push(...(await runChecks({ stack: running, warehouse, workload, source, poison: injected, injector, quarantine, options, ...(precision ? { precision } : {}) })));
     quarantineDeliveries = quarantine.store.list().reduce((n, e) => n + e.deliveries, 0);
     const status = await warehouse.status();
     const counters = running.counters();
@@ -165,7 +170,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
     options: { ...options, faults: FAULTS.filter((f) => options.faults.has(f)) },
     checks,
     workload: workload.counts,
-    faults: { ...injector.counts, poisonInjected: poison?.injected.length ?? 0, quarantineDeliveries, finalMergeAttempts },
+    faults: { ...injector.counts, poisonInjected: poison?.injected.length ?? 0, quarantineDeliveries, finalMergeAttempts, ...(precision ? { precision: precision.counts } : {}) },
     figures: {
       pipelineSeconds: seconds(pipelineMs),
       workloadSeconds: seconds(marks.workloadEnd - marks.workloadStart),

@@ -5,7 +5,8 @@
  *   capture turns each into a stream record. The ledger is read back from the stream afterwards.
  * - {@link DirectSource}: DynamoDB is taken out of the hot path. The harness keeps the items itself (the workload
  *   model) and puts the record DynamoDB's Kinesis streaming destination would write — built by the shared builder,
- *   same partition key, same per-item order, microsecond timestamps — straight onto the stream.
+ *   same partition key, same per-item order, microsecond timestamps (or, with `precision-switch`, stretches of
+ *   millisecond ones and ones without the precision field) — straight onto the stream.
  *
  * Both go through the same stream, pollers, handlers, queues and warehouse.
  */
@@ -18,6 +19,7 @@ import { MonotonicMicros, type RunningStack } from '../stack';
 import { canonicalKey, itemSizeBytes } from '../stack/dynamodb-wire';
 import { KinesisOutbox } from '../stack/kinesis-outbox';
 import { poisonBytes } from './poison';
+import { expectedMicros, precisionOf, type PrecisionSwitch } from './precision';
 import { OVERSIZED_ATTRIBUTE, POISON_KINDS, type ChangeOp, type PoisonOp } from './workload';
 
 /** What entered the stream, and so what the pipeline must end up with. */
@@ -39,7 +41,7 @@ export interface Ledger {
 export interface NewestEvent {
   eventId: string;
   eventName: EventName;
-  /** ApproximateCreationDateTime in microseconds, as text. */
+  /** ApproximateCreationDateTime in microseconds (scaled from milliseconds when the record says so), as text. */
   micros: string;
   /** Kinesis sequence number, when the ledger read it from the stream. */
   sequenceNumber?: string;
@@ -81,6 +83,8 @@ export class DynamoDbSource implements Source {
     private readonly stack: RunningStack,
     private readonly writers: number,
     private readonly poisonSequenceNumbers: () => ReadonlySet<string>,
+    /** With `precision-switch`: how the transform receives the capture's records (the ledger must expect the same). */
+    private readonly precision?: PrecisionSwitch,
   ) {}
 
   async apply(op: ChangeOp): Promise<void> {
@@ -134,14 +138,20 @@ export class DynamoDbSource implements Source {
     return this.stack.counters().capture?.recordsCaptured ?? 0;
   }
 
-  /** Reads the whole stream back and keeps the capture's records (not the harness's poison). */
+  /**
+   * Reads the whole stream back and keeps the capture's records (not the harness's poison), each as the transform
+   * receives it (with `precision-switch`, in its stretch's precision).
+   */
   async ledger(): Promise<Ledger> {
     const ledger = emptyLedger();
     const poison = this.poisonSequenceNumbers();
-    for await (const { sequenceNumber, data } of readStream(this.stack)) {
+    for await (const { sequenceNumber, partitionKey, data: written } of readStream(this.stack)) {
       if (poison.has(sequenceNumber)) continue;
+      const data = this.precision ? this.precision.deliver(written, partitionKey) : written;
       const record = JSON.parse(data.toString('utf8')) as DynamoDBKinesisRecord;
       const claimId = String(record.dynamodb.Keys.claim_id?.S);
+      const micros = (JSON.parse(written.toString('utf8')) as DynamoDBKinesisRecord).dynamodb.ApproximateCreationDateTime;
+      this.precision?.count(claimId, micros, precisionOf(record));
       addToLedger(ledger, record, claimId, data, sequenceNumber);
     }
     return ledger;
@@ -157,12 +167,10 @@ function addToLedger(ledger: Ledger, record: DynamoDBKinesisRecord, claimId: str
     ledger.quarantined.push({ reason: 'too-large', payload: data.toString('base64'), what: 'oversized item' });
   } else {
     ledger.historyIds.add(record.eventID);
-    const micros = String(record.dynamodb.ApproximateCreationDateTime);
-    const previous = ledger.newest.get(claimId);
-    // Microsecond timestamps of one item strictly increase (capture and direct source both use a monotonic clock).
-    if (!previous || BigInt(micros) > BigInt(previous.micros)) {
-      ledger.newest.set(claimId, { eventId: record.eventID, eventName: record.eventName, micros, ...(sequenceNumber ? { sequenceNumber } : {}) });
-    }
+    // Records come here in their item's stream order (the direct source in put order, which its outbox keeps per
+    // key; the stream read shard by shard, each item on one shard): the last one is the newest change. Not the
+    // largest time: with millisecond records, changes in one millisecond tie on time, and the stream order decides.
+    ledger.newest.set(claimId, { eventId: record.eventID, eventName: record.eventName, micros: expectedMicros(record), ...(sequenceNumber ? { sequenceNumber } : {}) });
   }
   if (record.eventName === 'REMOVE') ledger.removeEventIds.set(claimId, record.eventID);
 }
@@ -182,6 +190,8 @@ export class DirectSource implements Source {
     private readonly stack: RunningStack,
     private readonly maxLag: number,
     private readonly lag: (emitted: number) => number,
+    /** With `precision-switch`: the precision each record is written in. */
+    private readonly precision?: PrecisionSwitch,
   ) {
     this.#outbox = new KinesisOutbox(stack.clients.kinesis);
   }
@@ -189,14 +199,18 @@ export class DirectSource implements Source {
   async apply(op: ChangeOp): Promise<void> {
     const tableName = this.stack.resources.table.name;
     const keys = { claim_id: op.claimId };
+    const micros = this.#clock.next();
+    const precision = this.precision?.next() ?? 'MICROSECOND';
     const record = buildChangeRecord({
       eventName: op.kind,
       tableName,
       keys,
       ...(op.kind === 'REMOVE' ? {} : { newImage: op.after }),
       ...(op.kind === 'INSERT' ? {} : { oldImage: op.before }),
-      micros: this.#clock.next(),
+      micros,
+      precision,
     });
+    this.precision?.count(op.claimId, micros, precision);
     // DynamoDB's own size accounting, as the capture reports it.
     record.dynamodb.SizeBytes = itemSizeBytes(record.dynamodb.Keys) + itemSizeBytes(record.dynamodb.NewImage) + itemSizeBytes(record.dynamodb.OldImage);
     const data = Buffer.from(JSON.stringify(record));
@@ -243,7 +257,7 @@ export class PoisonInjector {
 }
 
 /** Every record on the stream, shard by shard, from the beginning to what is there now. */
-export async function* readStream(stack: RunningStack): AsyncGenerator<{ shardId: string; sequenceNumber: string; data: Buffer }> {
+export async function* readStream(stack: RunningStack): AsyncGenerator<{ shardId: string; sequenceNumber: string; partitionKey: string; data: Buffer }> {
   const kinesis = stack.clients.kinesis;
   for (const shardId of stack.resources.stream.shardIds) {
     let { ShardIterator: iterator } = await kinesis.send(
@@ -251,7 +265,9 @@ export async function* readStream(stack: RunningStack): AsyncGenerator<{ shardId
     );
     while (iterator) {
       const reply = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const record of reply.Records ?? []) yield { shardId, sequenceNumber: record.SequenceNumber!, data: Buffer.from(record.Data ?? new Uint8Array()) };
+      for (const record of reply.Records ?? []) {
+        yield { shardId, sequenceNumber: record.SequenceNumber!, partitionKey: record.PartitionKey ?? '', data: Buffer.from(record.Data ?? new Uint8Array()) };
+      }
       if ((reply.Records ?? []).length === 0 && (reply.MillisBehindLatest ?? 0) === 0) break;
       iterator = reply.NextShardIterator;
     }

@@ -4,11 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ALL_COLUMNS, TABLES, toClaimRow, type ClaimRow, type ColumnSpec, marshallImage } from '@claims-cdc/shared';
+import { ALL_COLUMNS, TABLES, toClaimRow, type ClaimRow, type ColumnSpec, marshallImage, type WireItem } from '@claims-cdc/shared';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { QuarantineEntryWithPayload } from '../quarantine';
 import type { RunningStack } from '../stack';
+import { canonicalJson } from './exact-json';
 import type { Ledger } from './sources';
 
 /** One line of the result table. */
@@ -28,27 +28,19 @@ export interface Check {
  */
 export const COMPARED_COLUMNS: readonly ColumnSpec[] = ALL_COLUMNS.filter((c) => c.source.kind === 'image' || c.source.kind === 'rawImage');
 
-const canonical = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-};
-
 const isJsonColumn = (c: ColumnSpec): boolean => c.type === 'JSON' || (c.source.kind === 'image' && c.source.encode === 'json');
 
-/** A value as compared: numbers as numbers, JSON as canonical JSON (key order is not data), the rest as text. */
+/**
+ * A value as compared: numbers as numbers (the FLOAT/INTEGER columns hold doubles and 64-bit integers), JSON as
+ * canonical JSON text — keys sorted (key order is not data), every number's literal text kept, so a raw image or
+ * JSON column that lost a digit differs — the rest as text.
+ */
 function normalize(column: ColumnSpec, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (column.type === 'FLOAT' || column.type === 'INTEGER') return Number(value);
   if (isJsonColumn(column)) {
     try {
-      return JSON.stringify(canonical(JSON.parse(String(value))));
+      return canonicalJson(String(value));
     } catch {
       return `unparseable:${String(value).length}`;
     }
@@ -61,18 +53,33 @@ const valuesOf = (row: Record<string, unknown>): unknown[] => COMPARED_COLUMNS.m
 
 const hashOf = (values: unknown[]): string => createHash('sha256').update(JSON.stringify(values)).digest('hex');
 
-/** The row the registry makes of an item (the same `toClaimRow` the transform runs). */
-export const rowOfItem = (item: Record<string, unknown>): ClaimRow =>
-  toClaimRow({ eventId: '-', eventName: 'INSERT', claimId: String(item.claim_id), eventCreationUnixTime: '0', sequenceNumber: '', newImage: marshallImage(item) });
+/**
+ * The row the registry makes of an item in DynamoDB JSON (the same `toClaimRow` the transform runs on a stream
+ * record's image): its raw image is the item's exact JSON (`itemJson`), every number's digits kept.
+ */
+export const rowOfWireItem = (item: WireItem): ClaimRow =>
+  toClaimRow({ eventId: '-', eventName: 'INSERT', claimId: String(item.claim_id?.S), eventCreationUnixTime: '0', sequenceNumber: '', newImage: item });
 
-/** Source items, hashed: claim id → { hash, values }. */
-export function hashItems(items: Iterable<Record<string, unknown>>): Map<string, { hash: string; values: unknown[] }> {
+/** The row of a plain (model) item: marshalled as the SDK writes it (`NumberValue` keeps its digits), then as above. */
+export const rowOfItem = (item: Record<string, unknown>): ClaimRow => rowOfWireItem(marshallImage(item));
+
+const hashRows = (rows: Iterable<ClaimRow>): Map<string, { hash: string; values: unknown[] }> => {
   const out = new Map<string, { hash: string; values: unknown[] }>();
-  for (const item of items) {
-    const values = valuesOf(rowOfItem(item));
-    out.set(String(item.claim_id), { hash: hashOf(values), values });
+  for (const row of rows) {
+    const values = valuesOf(row);
+    out.set(String(row.claimId), { hash: hashOf(values), values });
   }
   return out;
+};
+
+/** Source items (plain, as the workload model keeps them), hashed: claim id → { hash, values }. */
+export function hashItems(items: Iterable<Record<string, unknown>>): Map<string, { hash: string; values: unknown[] }> {
+  return hashRows([...items].map(rowOfItem));
+}
+
+/** Source items in DynamoDB JSON (a table scan), hashed. */
+export function hashWireItems(items: Iterable<WireItem>): Map<string, { hash: string; values: unknown[] }> {
+  return hashRows([...items].map(rowOfWireItem));
 }
 
 /** Destination rows, hashed. Timestamps are read as ISO text with microseconds (the item's own format). */
@@ -87,15 +94,15 @@ export async function hashDestination(warehouse: Warehouse): Promise<Map<string,
   return out;
 }
 
-/** Every item of the table (strongly consistent scan). */
-export async function scanTable(stack: RunningStack): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
+/** Every item of the table (strongly consistent scan), in DynamoDB JSON: numbers keep their text. */
+export async function scanTable(stack: RunningStack): Promise<WireItem[]> {
+  const items: WireItem[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const reply = await stack.clients.dynamodb.send(
       new ScanCommand({ TableName: stack.resources.table.name, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start as never } : {}) }),
     );
-    for (const item of reply.Items ?? []) items.push(unmarshall(item));
+    for (const item of reply.Items ?? []) items.push(item as unknown as WireItem);
     start = reply.LastEvaluatedKey;
   } while (start);
   return items;

@@ -1,6 +1,8 @@
 /**
  * The chaos workload: a seeded, deterministic sequence of INSERT / MODIFY / REMOVE operations over K claims, with
- * rapid bursts on one claim, poison records and one oversized item, plus the item model the operations produce.
+ * rapid bursts on one claim, poison records, oversized items and (with `exotic-values`) values of every DynamoDB type
+ * at the edge of what it stores, plus the item model the operations produce. Model items may hold `NumberValue`s,
+ * sets and bytes: copy them with `cloneItem`, never `structuredClone`.
  *
  * It depends on the seed alone (never on timing), so the same arguments always write the same items; the PHI test
  * regenerates every value the workload can write from the seed with the shared generator ({@link phiSources}).
@@ -12,6 +14,7 @@
  *   between (see docs/chaos.md: while it is oversized the destination holds its last fitting version).
  */
 import { CLAIM_STATUSES, generateClaims, PAYMENT_STATUSES, Prng, type Claim } from '@claims-cdc/shared';
+import { asNumber, cloneItem, exoticAttributes, exoticKnownAttributes } from './exotic';
 
 /** An item change, as the workload decides it (images are plain, unmarshalled items). */
 export type ChangeOp =
@@ -37,6 +40,18 @@ export const POISON_KINDS = {
   'unknown-event-name': 'unknown-event-name',
   'insert-without-new-image': 'missing-image',
   'key-mismatch': 'key-mismatch',
+  // Impossible calendar values that match the claim schema's patterns (the warehouse's CAST would reject them).
+  'impossible-date': 'claim-schema',
+  'impossible-hour': 'claim-schema',
+  'impossible-service-date': 'claim-schema',
+  // An integer column out of range: a 20-digit zip.
+  'zip-out-of-range': 'claim-schema',
+  // ApproximateCreationDateTime mislabelled: microseconds labelled MILLISECOND (the year 55000), milliseconds
+  // labelled MICROSECOND (January 1970). Kept, either would pin its claim or never win.
+  'micros-labelled-millis': 'implausible-time',
+  'millis-labelled-micros': 'implausible-time',
+  // A malformed attribute value in an attribute the schema does not know ({"N": "twelve"}).
+  'malformed-number': 'not-a-change-record',
 } as const;
 
 export type PoisonKind = keyof typeof POISON_KINDS;
@@ -58,12 +73,20 @@ export interface WorkloadOptions {
   readonly oversized: boolean;
   /** Also grow a second item past the limit and then delete it: its REMOVE must still reach the warehouse. */
   readonly oversizedRemove?: boolean;
+  /** Some INSERTs and MODIFYs write numbers of 38 digits, sets, binary, null, empty and nested values (`exotic.ts`). */
+  readonly exoticValues?: boolean;
 }
 
 /** The attribute that makes the oversized item oversized (filler text, never PHI). */
 export const OVERSIZED_ATTRIBUTE = 'attachment_notes';
 /** Its size: under DynamoDB's 400 KB item limit, over the 256 KiB queue message limit once flattened. */
 export const OVERSIZED_BYTES = 300_000;
+
+/** Seed of the generator that decides and makes the exotic values (apart, so the other decisions keep their seed). */
+export const exoticSeed = (seed: number): number => (seed ^ 0x5e0717c5) >>> 0;
+
+/** How often the exotic-values fault touches an INSERT and a MODIFY (after its first opportunity of each). */
+const EXOTIC_RATES = { insert: 0.08, modify: 0.03 } as const;
 
 /** Seed of the generator that supplies new patient contact details for MODIFYs. */
 export const contactSeed = (seed: number): number => (seed ^ 0x2c1b3c6d) >>> 0;
@@ -88,6 +111,8 @@ export interface WorkloadCounts {
   oversized: number;
   /** Oversized items deleted while oversized. */
   oversizedRemoved: number;
+  /** Exotic values written: INSERTs and MODIFYs with them, and of those how many set 38-digit known attributes. */
+  exotic: { inserts: number; modifies: number; knownAttributes: number };
 }
 
 const ICD10 = ['E11.9', 'I10', 'J06.9', 'M54.5', 'R51', 'K21.9', 'F41.1', 'Z00.00', 'J45.909', 'N39.0', 'E78.5', 'R10.9'];
@@ -108,9 +133,11 @@ export class Workload {
     poison: Object.fromEntries(Object.keys(POISON_KINDS).map((k) => [k, 0])) as Record<PoisonKind, number>,
     oversized: 0,
     oversizedRemoved: 0,
+    exotic: { inserts: 0, modifies: 0, knownAttributes: 0 },
   };
 
   readonly #rng: Prng;
+  readonly #exoticRng: Prng;
   readonly #pool: Claim[];
   readonly #contacts: Claim[];
   /** Live ids in an array for O(1) random picks, with each id's position. */
@@ -122,6 +149,7 @@ export class Workload {
 
   constructor(readonly options: WorkloadOptions) {
     this.#rng = new Prng(options.seed);
+    this.#exoticRng = new Prng(exoticSeed(options.seed));
     const sources = phiSources(options.seed, options.claims);
     this.#pool = sources.claims;
     this.#contacts = sources.contacts;
@@ -214,7 +242,7 @@ export class Workload {
     this.counts.poison[kind] += 1;
     const claimId = this.#pickLive();
     const claim = claimId ? (this.model.get(claimId) as Claim) : (this.#pool[0] as Claim);
-    return { kind: 'POISON', poison: kind, claim: structuredClone(claim) };
+    return { kind: 'POISON', poison: kind, claim: cloneItem(claim) };
   }
 
   /** A random live claim that no scenario holds, or undefined when there is none. */
@@ -256,8 +284,19 @@ export class Workload {
     return undefined;
   }
 
+  /** Whether the exotic-values fault touches this INSERT or MODIFY: at its first opportunity, then at its rate. */
+  #exotic(kind: 'insert' | 'modify'): boolean {
+    if (!this.options.exoticValues) return false;
+    const done = kind === 'insert' ? this.counts.exotic.inserts : this.counts.exotic.modifies;
+    return done === 0 || this.#exoticRng.next() < EXOTIC_RATES[kind];
+  }
+
   #insert(claim: Claim): ChangeOp {
-    const after = structuredClone(claim);
+    const after = cloneItem(claim);
+    if (this.#exotic('insert')) {
+      Object.assign(after, exoticAttributes(this.#exoticRng));
+      this.counts.exotic.inserts += 1;
+    }
     this.model.set(after.claim_id, after);
     this.#position.set(after.claim_id, this.#live.length);
     this.#live.push(after.claim_id);
@@ -283,7 +322,7 @@ export class Workload {
   #modify(claimId: string, how: 'random' | 'grow' | 'shrink'): ChangeOp {
     const rng = this.#rng;
     const before = this.model.get(claimId) as Claim;
-    const after = structuredClone(before) as Claim & Record<string, unknown>;
+    const after = cloneItem(before) as Claim & Record<string, unknown>;
     let statusUpdate: { claim_status: string; payment_status: string } | undefined;
     if (how === 'grow') {
       // Filler text that compresses nothing away and says nothing about a patient.
@@ -293,6 +332,15 @@ export class Workload {
     } else if (how === 'shrink') {
       delete after[OVERSIZED_ATTRIBUTE];
       after.claim_status = CLAIM_STATUSES[(CLAIM_STATUSES.indexOf(before.claim_status) + 1) % CLAIM_STATUSES.length] as Claim['claim_status'];
+    } else if (this.#exotic('modify')) {
+      // New exotic values (every one differs from the last, so the item changes); every other time also the known
+      // attributes at their edge (a 38-digit total_charge, a 38-significant-digit procedure charge).
+      Object.assign(after, exoticAttributes(this.#exoticRng));
+      if (this.counts.exotic.modifies % 2 === 0) {
+        Object.assign(after, exoticKnownAttributes(this.#exoticRng, after));
+        this.counts.exotic.knownAttributes += 1;
+      }
+      this.counts.exotic.modifies += 1;
     } else {
       const roll = rng.next();
       if (roll < 0.4) {
@@ -302,8 +350,10 @@ export class Workload {
         statusUpdate = { claim_status: after.claim_status, payment_status: after.payment_status };
       } else if (roll < 0.65) {
         const delta = cents((rng.int(1, 40_000) / 100) * (rng.next() < 0.3 ? -1 : 1));
-        const total = cents(before.total_charge + delta);
-        after.total_charge = total === before.total_charge || total <= 0 ? cents(before.total_charge + 1.11) : total;
+        // A 38-digit total (exotic values) starts again from an ordinary amount: a double of it is not writable.
+        const current = Number.isSafeInteger(Math.round(asNumber(before.total_charge) * 100)) ? asNumber(before.total_charge) : 1000;
+        const total = cents(current + delta);
+        after.total_charge = total === before.total_charge || total <= 0 ? cents(current + 1.11) : total;
       } else if (roll < 0.85) {
         const donor = this.#contacts[rng.int(0, this.#contacts.length - 1)] as Claim;
         after.patient = { ...after.patient, phone: donor.patient.phone, email: donor.patient.email, street: donor.patient.street };

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { EventName } from './change-event';
+import type { TimePrecision } from './event-time';
 
 /** An item in DynamoDB JSON (`{"claim_id": {"S": "CLM-…"}}`), as it travels on the wire and in stream records. */
 export type WireItem = Record<string, Record<string, unknown>>;
@@ -23,7 +24,8 @@ export interface DynamoDBKinesisRecord {
     NewImage?: WireItem;
     OldImage?: WireItem;
     SizeBytes: number;
-    ApproximateCreationDateTimePrecision: 'MICROSECOND';
+    /** Absent in records of streams created before the field existed (their times are milliseconds). */
+    ApproximateCreationDateTimePrecision?: TimePrecision;
   };
   eventSource: 'aws:dynamodb';
 }
@@ -41,9 +43,14 @@ export interface WireChangeInput {
   readonly awsRegion?: string;
   /** DynamoDB's item size accounting; defaults to the JSON size of the images. */
   readonly sizeBytes?: number;
+  /**
+   * The precision the record is written in (default MICROSECOND, what DynamoDB writes today). MILLISECOND writes
+   * `floor(micros / 1000)`; `none` writes that too and omits the field, as streams created before it existed do.
+   */
+  readonly precision?: TimePrecision | 'none';
 }
 
-/** Builds a record in the exact format of DynamoDB's Kinesis streaming destination (microsecond precision). */
+/** Builds a record in the exact format of DynamoDB's Kinesis streaming destination (microsecond precision by default). */
 export const buildWireChangeRecord = (input: WireChangeInput): DynamoDBKinesisRecord => ({
   awsRegion: input.awsRegion ?? 'us-east-1',
   eventID: input.eventId ?? randomUUID(),
@@ -52,12 +59,12 @@ export const buildWireChangeRecord = (input: WireChangeInput): DynamoDBKinesisRe
   recordFormat: 'application/json',
   tableName: input.tableName,
   dynamodb: {
-    ApproximateCreationDateTime: input.micros,
+    ApproximateCreationDateTime: (input.precision ?? 'MICROSECOND') === 'MICROSECOND' ? input.micros : Math.floor(input.micros / 1000),
     Keys: input.keys,
     ...(input.newImage === undefined ? {} : { NewImage: input.newImage }),
     ...(input.oldImage === undefined ? {} : { OldImage: input.oldImage }),
     SizeBytes: input.sizeBytes ?? Buffer.byteLength(JSON.stringify({ Keys: input.keys, NewImage: input.newImage, OldImage: input.oldImage })),
-    ApproximateCreationDateTimePrecision: 'MICROSECOND',
+    ...(input.precision === 'none' ? {} : { ApproximateCreationDateTimePrecision: input.precision ?? 'MICROSECOND' }),
   },
   eventSource: 'aws:dynamodb',
 });
@@ -72,13 +79,25 @@ export interface ChangeRecordInput extends Omit<WireChangeInput, 'keys' | 'newIm
 /** A plain item as DynamoDB JSON (`NumberValue` keeps a number's exact text; `Set` becomes SS/NS/BS). */
 export const marshallImage = (image: Record<string, unknown>): WireItem => marshall(image, { removeUndefinedValues: true }) as unknown as WireItem;
 
-/** Builds a record from plain items (marshalled to DynamoDB JSON here). */
+// `marshall` leaves binary (B, BS) as bytes, which JSON.stringify would print as {"0":…}; a stream record carries
+// binary as base64 text, as DynamoDB JSON does on the wire.
+const base64Binary = (value: unknown): unknown => {
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (Array.isArray(value)) return value.map(base64Binary);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, base64Binary(v)]));
+  return value;
+};
+
+/** A plain item as the DynamoDB JSON a stream record carries (binary as base64 text). */
+const wireImage = (image: Record<string, unknown>): WireItem => base64Binary(marshallImage(image)) as WireItem;
+
+/** Builds a record from plain items (marshalled to DynamoDB JSON here; `NumberValue`, sets, bytes and null included). */
 export const buildChangeRecord = ({ keys, newImage, oldImage, ...rest }: ChangeRecordInput): DynamoDBKinesisRecord =>
   buildWireChangeRecord({
     ...rest,
-    keys: marshallImage(keys),
-    ...(newImage === undefined ? {} : { newImage: marshallImage(newImage) }),
-    ...(oldImage === undefined ? {} : { oldImage: marshallImage(oldImage) }),
+    keys: wireImage(keys),
+    ...(newImage === undefined ? {} : { newImage: wireImage(newImage) }),
+    ...(oldImage === undefined ? {} : { oldImage: wireImage(oldImage) }),
   });
 
 /** The Kinesis partition key for an item key: a hash (as DynamoDB uses), never the key itself. */
