@@ -19,6 +19,8 @@ Runs the embedded stack in the foreground until Ctrl-C: DynamoDB, Kinesis and SQ
 DynamoDB→Kinesis capture, the transform, load and merge handlers on Lambda-like pollers, the ingest HTTP API, and
 a DuckDB warehouse in the state directory. Shows a live status line. The other commands (generate, modify, delete,
 status, sql, verify) find the stack through DIR/stack.json.
+The state directory is private (0700, files 0600: the warehouse holds PHI) and serves one stack at a time: a second
+up on it exits 1 and touches nothing (DIR/stack.lock; a lock left by a dead process is taken over).
   --state-dir DIR    state directory: state file and warehouse (default .claims-cdc, in the directory you run from)
   --keep-warehouse   keep the warehouse of an earlier run; by default it starts empty, because the DynamoDB
                      emulator keeps its table in memory and a warehouse of an earlier run would not mirror it
