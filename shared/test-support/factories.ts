@@ -8,6 +8,7 @@ import { buildChangeRecord, marshallImage, type WireItem } from '../src/domain/c
 import type { ChangeEvent, EventName } from '../src/domain/change-event';
 import type { Claim, ClaimStatus } from '../src/domain/claim';
 import type { ClaimRow } from '../src/domain/columns';
+import { RecordRejectedError } from '../src/domain/errors';
 import { toClaimRow } from '../src/domain/flatten';
 import { generateClaims } from '../src/domain/generator';
 import { compareEvents, decide, versionKey } from '../src/domain/merge-rules';
@@ -16,6 +17,17 @@ import { compareEvents, decide, versionKey } from '../src/domain/merge-rules';
 export const wire = (item: Record<string, unknown>): WireItem => marshallImage(item);
 
 export const TABLE_NAME = 'InsuranceClaims';
+
+/** The RecordRejectedError `fn` throws (any other outcome fails the test). */
+export const rejection = (fn: () => unknown): RecordRejectedError => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RecordRejectedError) return error;
+    throw error;
+  }
+  throw new Error('expected a RecordRejectedError');
+};
 
 /** One change, as a test describes it. */
 export interface Op {

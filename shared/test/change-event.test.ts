@@ -3,24 +3,13 @@ import { join } from 'node:path';
 import { ClaimSchema, isValidNpi } from '../src/domain/claim';
 import { decodeKinesisData, parseChangeRecord, toChangeEvent } from '../src/domain/change-event';
 import { CLAIM_COLUMNS } from '../src/domain/columns';
-import { RecordRejectedError } from '../src/domain/errors';
 import { toClaimRow } from '../src/domain/flatten';
 import { ClaimGenerator, generateClaims } from '../src/domain/generator';
-import { changeRecord, claims, millisecondRecord, wire } from '../test-support/factories';
+import { changeRecord, claims, millisecondRecord, wire, rejection } from '../test-support/factories';
 
 const FIXTURE = join(__dirname, 'fixtures', 'kinesis-dynamodb-stream.powertools.json');
 const [claim] = claims(1) as [ReturnType<typeof claims>[number]];
 const T = 1_732_000_000_123_456;
-
-const rejection = (fn: () => unknown): RecordRejectedError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof RecordRejectedError) return error;
-    throw error;
-  }
-  throw new Error('expected a RecordRejectedError');
-};
 
 describe('the Powertools fixture (a real DynamoDB→Kinesis event, not from the claims table)', () => {
   const event = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { Records: Array<{ kinesis: { data: string; sequenceNumber: string } }> };

@@ -6,25 +6,14 @@ import { toChangeEvent } from '../src/domain/change-event';
 import { checkRow } from '../src/domain/cell-rules';
 import type { Claim } from '../src/domain/claim';
 import type { ClaimRow } from '../src/domain/columns';
-import { RecordRejectedError } from '../src/domain/errors';
 import { toClaimRow } from '../src/domain/flatten';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
-import { changeRecord, claims, wire } from '../test-support/factories';
+import { changeRecord, claims, wire, rejection } from '../test-support/factories';
 
 const [claim] = claims(1, 31) as [Claim];
 const T = 1_732_000_000_123_000;
 const NOW = Math.floor(T / 1000) + 60_000;
-
-const rejection = (fn: () => unknown): RecordRejectedError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof RecordRejectedError) return error;
-    throw error;
-  }
-  throw new Error('expected a RecordRejectedError');
-};
 
 /** A decoded DynamoDB→Kinesis record whose NewImage is written attribute by attribute in DynamoDB JSON. */
 const recordWithImage = (image: Record<string, unknown>, micros = T): Record<string, unknown> => {

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { type ChangeEvent, checkRow, type ClaimRow, decodeKinesisData, RecordRejectedError, toChangeEvent, toClaimRow, toRejection } from '@claims-cdc/shared';
+import { type ChangeEvent, checkRow, type ClaimRow, decodeKinesisData, parseRecordJson, toChangeEvent, toClaimRow, toRejection } from '@claims-cdc/shared';
 import type { MergeResult, Warehouse } from '@claims-cdc/shared/warehouse/port';
 import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
 
@@ -41,12 +41,7 @@ const isLambdaKinesisRecord = (value: unknown): value is LambdaKinesisRecord => 
  * number, so file order breaks ties between events of one millisecond).
  */
 export const lineToEvent = (text: string, line: number): ChangeEvent => {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw new RecordRejectedError('not-json', 'line is not valid JSON');
-  }
+  const payload = parseRecordJson(text);
   if (isLambdaKinesisRecord(payload)) return decodeKinesisData(payload.kinesis.data, payload.kinesis.sequenceNumber);
   return toChangeEvent(payload, String(line));
 };

@@ -103,16 +103,20 @@ export const toChangeEvent = (payload: unknown, sequenceNumber: string, nowMs = 
   };
 };
 
-/** Parses JSON text into a {@link ChangeEvent}. */
-export const parseChangeRecord = (text: string, sequenceNumber: string): ChangeEvent => {
-  let payload: unknown;
+/**
+ * Parses a record's JSON text.
+ * @throws RecordRejectedError `not-json`
+ */
+export const parseRecordJson = (text: string): unknown => {
   try {
-    payload = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new RecordRejectedError('not-json', 'payload is not valid JSON');
   }
-  return toChangeEvent(payload, sequenceNumber);
 };
+
+/** Parses JSON text into a {@link ChangeEvent}. */
+export const parseChangeRecord = (text: string, sequenceNumber: string): ChangeEvent => toChangeEvent(parseRecordJson(text), sequenceNumber);
 
 /** Decodes the base64 `kinesis.data` of a Kinesis Lambda record into a {@link ChangeEvent}. */
 export const decodeKinesisData = (data: string, sequenceNumber: string): ChangeEvent => {
