@@ -2,6 +2,7 @@
  * Records DynamoDB and Kinesis really send, which our generator never makes: impossible calendar dates, every
  * DynamoDB type, 38-digit numbers, 128-digit sequence numbers, precision switches. Issue 9's reproductions.
  */
+import { fitsExactDecimal } from '../src/domain/attribute-value';
 import { toChangeEvent } from '../src/domain/change-event';
 import { checkRow } from '../src/domain/cell-rules';
 import type { Claim } from '../src/domain/claim';
@@ -103,9 +104,10 @@ describe('every DynamoDB type survives exactly in rawImage', () => {
     // Assess
     const raw = String(row.rawImage);
     expect(raw).toContain(`"ledger_ref":${N38}`);
-    expect(raw).toContain(`"rate":${RATE}`);
-    expect(raw).toContain('"tiny":1e-130');
-    expect(raw).toContain('"huge":9.9999999999999999999999999999999999999e+125');
+    // Beyond NUMBER(38, 37), Snowflake's PARSE_JSON would round a number token to a double: such numbers are strings.
+    expect(raw).toContain(`"rate":"${RATE}"`);
+    expect(raw).toContain('"tiny":"1e-130"');
+    expect(raw).toContain('"huge":"9.9999999999999999999999999999999999999e+125"');
     expect(raw).toContain('"total_charge":98765432109876543210987654321098765432');
     expect(raw).toContain('"codes":["A","B"]');
     expect(raw).toContain(`"amounts":[${N38},-0.5]`);
@@ -140,7 +142,7 @@ describe('every DynamoDB type survives exactly in rawImage', () => {
     await warehouse.merge();
     // Assess
     const [stored] = await warehouse.query(`SELECT rawImage FROM ${TABLES.destination}`);
-    expect(String(stored?.rawImage)).toContain(`"rate":${RATE}`);
+    expect(String(stored?.rawImage)).toContain(`"rate":"${RATE}"`);
     expect(String(stored?.rawImage)).toContain(`"ledger_ref":${N38}`);
     await warehouse.close();
   });

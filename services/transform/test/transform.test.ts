@@ -75,7 +75,7 @@ describe('transform', () => {
     expect(rows).toHaveLength(3);
     const raw = String(rows[1]?.rawImage);
     expect(raw).toContain('"ledger_ref":12345678901234567890123456789012345678');
-    expect(raw).toContain('"rate":0.12345678901234567890123456789012345678');
+    expect(raw).toContain('"rate":"0.12345678901234567890123456789012345678"');
     expect(raw).toContain('"tags":["x","y"],"scores":[1,2.50],"scan":"AAEC","note":null');
   });
 

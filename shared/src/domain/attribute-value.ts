@@ -4,7 +4,8 @@
  * the wire format itself: {@link toPlain} for typed checks and columns, {@link toExactJson} for the raw image and
  * the JSON columns, where every number keeps its exact decimal text.
  *
- * How each DynamoDB type appears in JSON (README, "rawImage"): S → string; N → number, its exact decimal digits;
+ * How each DynamoDB type appears in JSON (README, "rawImage"): S → string; N → number, its exact decimal digits (or,
+ * when no warehouse could hold it exactly as a number, a string of those digits: see {@link exactNumberJson});
  * B → base64 string; BOOL → true/false; NULL → null; L → array; M → object; SS → array of strings; NS → array of
  * numbers; BS → array of base64 strings.
  */
@@ -36,6 +37,33 @@ export const jsonNumber = (text: unknown, path: string): string => {
   if (!match || (int === '' && (frac === undefined || frac === ''))) throw new AttributeValueError(path);
   const whole = int.replace(/^0+(?=\d)/, '') || '0';
   return `${sign === '-' ? '-' : ''}${whole}${frac ? `.${frac}` : ''}${exp === undefined ? '' : `e${exp}`}`;
+};
+
+/** Snowflake's NUMBER: at most 38 digits in all, at most 37 of them after the point (DuckDB keeps text exactly). */
+const MAX_PRECISION = 38;
+const MAX_SCALE = 37;
+
+/**
+ * True when a JSON number token fits NUMBER(38, s ≤ 37) as written, so PARSE_JSON keeps it exact in a VARIANT.
+ * Conservative: trailing zeros count, so `1.000…0` with 40 zeros is not "fitting" even though its value would be.
+ */
+export const fitsExactDecimal = (token: string): boolean => {
+  const [, int = '', frac = '', exp = '0'] = /^-?(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(token) ?? [];
+  const digits = `${int}${frac}`.replace(/^0+/, '') || '0';
+  const scale = frac.length - Number(exp);
+  if (scale > MAX_SCALE) return false;
+  const integerDigits = Math.max(digits.length - Math.max(scale, 0), 0) + Math.max(-scale, 0);
+  return integerDigits + Math.max(scale, 0) <= MAX_PRECISION;
+};
+
+/**
+ * A DynamoDB number as JSON: a number token with every digit kept when a warehouse can hold it exactly; otherwise
+ * (more than 37 digits after the point, or beyond 38 digits in all, such as `1E-130` or `0.` followed by 38 digits)
+ * a JSON string of those digits, because Snowflake's PARSE_JSON would make such a number a double and round it.
+ */
+export const exactNumberJson = (text: unknown, path: string): string => {
+  const token = jsonNumber(text, path);
+  return fitsExactDecimal(token) ? token : JSON.stringify(token);
 };
 
 const onlyType = (value: unknown, path: string): [string, unknown] => {
@@ -78,7 +106,7 @@ export const toExactJson = (value: unknown, path = ''): string => {
     case 'S':
       return JSON.stringify(text(v, path));
     case 'N':
-      return jsonNumber(v, path);
+      return exactNumberJson(v, path);
     case 'B':
       return JSON.stringify(base64(v, path));
     case 'BOOL':
@@ -94,7 +122,7 @@ export const toExactJson = (value: unknown, path = ''): string => {
     case 'SS':
       return `[${list(v, path, true).map((s) => JSON.stringify(text(s, path))).join(',')}]`;
     case 'NS':
-      return `[${list(v, path, true).map((n) => jsonNumber(n, path)).join(',')}]`;
+      return `[${list(v, path, true).map((n) => exactNumberJson(n, path)).join(',')}]`;
     case 'BS':
       return `[${list(v, path, true).map((b) => JSON.stringify(base64(b, path))).join(',')}]`;
     default:
