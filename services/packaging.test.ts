@@ -522,3 +522,21 @@ describe('merge service', () => {
     expect(prop(f.resource, 'Timeout') as number).toBeLessThanOrEqual(900);
   });
 });
+
+// ---------------------------------------------------------------------------------------------- no secrets
+
+describe('packaging needs no secrets', () => {
+  it('packages a Snowflake service alone with no SNOWFLAKE_* variable and no AWS credentials; the account is left empty', async () => {
+    // Prepare: the environment of a CI job before it has any secret
+    const env = offlineEnv({});
+    for (const name of Object.keys(env)) if (name.startsWith('SNOWFLAKE_')) delete env[name];
+    const out = join(scratch, 'merge-without-secrets');
+    // Act: after the compose run above, never beside it (both would use the service's esbuild folder)
+    const result = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', STAGE, '--package', out], { cwd: serviceDir('merge'), env });
+    // Assess
+    expect(result.exitCode).toBe(0);
+    const packagedTemplate = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
+    const merge = Object.values(packagedTemplate.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
+    expect((merge?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.SNOWFLAKE_ACCOUNT).toBe('');
+  }, 5 * 60_000);
+});

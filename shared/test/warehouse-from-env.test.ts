@@ -30,6 +30,11 @@ describe.each([
     env: { WAREHOUSE: 'snowflake', SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_SECRET_ARN: ARN },
     message: 'WAREHOUSE=snowflake needs environment variables: SNOWFLAKE_USER, SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA, SNOWFLAKE_WAREHOUSE, SNOWFLAKE_ROLE',
   },
+  {
+    name: 'snowflake deployed without an account (packaged with no SNOWFLAKE_ACCOUNT: the variable is empty)',
+    env: { ...SNOWFLAKE, SNOWFLAKE_ACCOUNT: '', SNOWFLAKE_SECRET_ARN: ARN },
+    message: 'WAREHOUSE=snowflake needs environment variable: SNOWFLAKE_ACCOUNT (deployed: the snowflakeAccount parameter, which serverless-compose.yml fills from SNOWFLAKE_ACCOUNT at deploy time)',
+  },
   { name: 'snowflake without a key source', env: SNOWFLAKE, message: 'missing environment variable: SNOWFLAKE_SECRET_ARN (Secrets Manager) or SNOWFLAKE_PRIVATE_KEY_PATH (local key file)' },
   {
     name: 'snowflake with a key file on Lambda',

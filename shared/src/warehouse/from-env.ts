@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigurationError } from '../domain/errors';
-import type { MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from './port';
+import type { CallOptions, MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from './port';
 import type { SnowflakeKeySource } from './snowflake-credentials';
 import type { SnowflakeOptions } from './snowflake';
 
@@ -37,7 +37,10 @@ export const warehouseConfigFromEnv = (env: NodeJS.ProcessEnv = process.env): Wa
   if (kind === 'duckdb') return { kind, path: env.DUCKDB_PATH || DEFAULT_DUCKDB_PATH };
   if (kind !== 'snowflake') throw new ConfigurationError(`WAREHOUSE must be duckdb or snowflake, not "${kind}"`);
   const missing = SNOWFLAKE_IDENTIFIERS.filter((name) => !env[name]);
-  if (missing.length > 0) throw new ConfigurationError(`WAREHOUSE=snowflake needs environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  // Deployed, SNOWFLAKE_ACCOUNT comes from the snowflakeAccount parameter; packaging leaves it empty when unset, so a
+  // stage deployed without it fails here, at the function's first call, with the parameter named.
+  const hint = missing.includes('SNOWFLAKE_ACCOUNT') ? ' (deployed: the snowflakeAccount parameter, which serverless-compose.yml fills from SNOWFLAKE_ACCOUNT at deploy time)' : '';
+  if (missing.length > 0) throw new ConfigurationError(`WAREHOUSE=snowflake needs environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}${hint}`);
   const value = (name: (typeof SNOWFLAKE_IDENTIFIERS)[number]): string => env[name] as string;
   return {
     kind,
@@ -94,12 +97,12 @@ export class LazyWarehouse implements Warehouse {
     await (await this.#target()).init();
   }
 
-  async stage(rows: Parameters<Warehouse['stage']>[0]): Promise<StageResult> {
-    return (await this.#target()).stage(rows);
+  async stage(rows: Parameters<Warehouse['stage']>[0], options?: CallOptions): Promise<StageResult> {
+    return (await this.#target()).stage(rows, options);
   }
 
-  async merge(hook?: MergeStepHook): Promise<MergeResult> {
-    return (await this.#target()).merge(hook);
+  async merge(hook?: MergeStepHook, options?: CallOptions): Promise<MergeResult> {
+    return (await this.#target()).merge(hook, options);
   }
 
   async query(sql: string): Promise<ResultRow[]> {
