@@ -13,7 +13,7 @@ const capture = () => {
   return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
 };
 
-const COMMANDS = ['demo', 'up', 'generate', 'modify', 'delete', 'status', 'sql', 'verify', 'replay'];
+const COMMANDS = ['demo', 'up', 'generate', 'modify', 'delete', 'status', 'sql', 'verify', 'quarantine', 'replay'];
 
 /** A process id that is not running (the highest pid Linux hands out is below 2^22). */
 const DEAD_PID = 2 ** 22 + 17;

@@ -15,7 +15,9 @@ Commands:
   status [--json]           where every change is: DynamoDB, stream, queue, staged, history, destination, quarantine
   sql "QUERY" [--json]      run a query on the running stack's warehouse (or on a DuckDB file with --db PATH)
   verify [--json]           compare DynamoDB with the destination row by row
-  replay FILE --db PATH     replay a JSONL file of DynamoDB→Kinesis records into a DuckDB file`;
+  quarantine list|show ID|redrive ID --file F
+                            the records the pipeline set aside, with their reasons; re-drive a fixed one
+  replay FILE --db PATH     replay a JSONL file of DynamoDB→Kinesis or Lambda Kinesis records into a DuckDB file`;
 
 /**
  * A command whose module is loaded when it runs: `claims-cdc status` should not pay for loading DuckDB and the
