@@ -53,6 +53,21 @@ describe('claims-cdc replay + sql', () => {
     );
   });
 
+  it('the warehouse a replay writes has the quickstart views: sql on them works (issue 13: they were missing)', async () => {
+    // Prepare
+    const db = join(dir, 'views.duckdb');
+    await run(['replay', file, '--db', db], capture().io);
+    const latest = capture();
+    const backlog = capture();
+    // Act
+    const latestCode = await run(['sql', `select eventName from openflow_insclaim_latest_event_vw where claimId = '${target.claim_id}'`, '--db', db, '--json'], latest.io);
+    const backlogCode = await run(['sql', 'select stagedRows from openflow_insclaim_backlog_vw', '--db', db, '--json'], backlog.io);
+    // Assess: the target's newest event is its REMOVE; everything was merged
+    expect([latestCode, backlogCode]).toEqual([0, 0]);
+    expect(JSON.parse(latest.out[0] as string)).toEqual([{ eventName: 'REMOVE' }]);
+    expect(JSON.parse(backlog.out[0] as string)).toEqual([{ stagedRows: 0 }]);
+  });
+
   it.each([
     [['replay'], /needs a FILE/],
     [['replay', file], /needs --db/],

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { TABLES } from '@claims-cdc/shared/warehouse/tables';
+import { VIEWS } from '@claims-cdc/shared/warehouse/views';
 import { run } from '../src/cli/main';
 import { QUICKSTART_QUERIES } from '../src/demo/quickstart-queries';
 import { QueryRefusedError, ReadOnlyQueries } from '../src/inspect/read-only-sql';
@@ -118,7 +119,7 @@ describe('claims-cdc sql --db FILE', () => {
     // Act
     const tables = await sql('show tables');
     // Assess
-    expect(tables.rows.map((r) => r.name)).toEqual(Object.values(TABLES).sort());
+    expect(tables.rows.map((r) => r.name)).toEqual([...Object.values(TABLES), ...Object.values(VIEWS)].sort());
     expect(digest()).toBe(before);
   });
 });
@@ -224,7 +225,7 @@ describe('the running stack\'s sql route', () => {
     const tables = JSON.parse((await cli('sql', 'show tables', '--json')).out) as Array<{ name: string }>;
     const count = JSON.parse((await cli('sql', `select count(*) as n from ${TABLES.destination}`, '--json')).out) as unknown;
     // Assess
-    expect(tables.map((t) => t.name)).toEqual(Object.values(TABLES).sort());
+    expect(tables.map((t) => t.name)).toEqual([...Object.values(TABLES), ...Object.values(VIEWS)].sort());
     expect(count).toEqual([{ n: 3 }]);
   });
 });

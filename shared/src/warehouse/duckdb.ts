@@ -3,6 +3,7 @@ import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duc
 import { type ClaimRow, ROW_COLUMNS } from '../domain/columns';
 import { DIALECTS } from './dialect';
 import { Mutex } from './mutex';
+import { createViews } from './views';
 import { messageOf, scrubbedWarehouseError, scrubWarehouseMessage } from './scrub';
 import { type MergeResult, type MergeStepHook, NOTHING_MERGED, type ResultRow, type StageResult, type Warehouse, WarehouseError, type WarehouseStatus, WarehouseDataError } from './port';
 
@@ -82,7 +83,8 @@ export class DuckDbWarehouse implements Warehouse {
 
   async init(): Promise<void> {
     const connection = await this.#connection('query');
-    for (const sql of [...dialect.createTables(), ...dialect.compatibility()]) await connection.run(sql);
+    // The views too: on Snowflake they come from 04-views.sql, here nobody else would create them.
+    for (const sql of [...dialect.createTables(), ...dialect.compatibility(), ...createViews(dialect)]) await connection.run(sql);
     const stage = await this.#connection('stage');
     await stage.run(`CREATE TEMP TABLE IF NOT EXISTS ${LOAD_TABLE} (${dialect.loadTableColumns()})`);
   }
@@ -141,6 +143,7 @@ export class DuckDbWarehouse implements Warehouse {
           deleted: count('deleted'),
           tombstonedOnly: count('tombstonedOnly'),
           stale: count('stale'),
+          duplicates: count('duplicates'),
         };
       });
     });
