@@ -84,6 +84,8 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
   try {
     stack = await startStack({
       stateDir,
+      // The checks compare what this run wrote with what arrived: never resume an earlier run's state.
+      fresh: true,
       shardCount: options.shards,
       handlers: injector.handlers(),
       disable: ['api'],

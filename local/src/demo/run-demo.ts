@@ -68,7 +68,8 @@ export async function runDemo(options: DemoOptions, io: Io): Promise<number> {
   const { startStack, StackStartError } = await import('../stack/start-stack');
   let stack: RunningStack;
   try {
-    stack = await startStack({ stateDir, env: logs.env });
+    // The demo's checks count what it wrote: it starts empty, whatever an earlier demo left.
+    stack = await startStack({ stateDir, env: logs.env, fresh: true });
   } catch (error) {
     await logs.close();
     if (error instanceof StackStartError) throw new CommandError(error.message);

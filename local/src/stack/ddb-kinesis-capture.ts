@@ -9,6 +9,10 @@
  * (identical put, failed condition, delete of a missing item) emits nothing, as on AWS.
  *
  * Because it is a network proxy it captures writes from anyone who uses the endpoint: handlers, the CLI, scripts.
+ *
+ * With a journal file, what is between DynamoDB and Kinesis survives a kill -9 (see capture-journal.ts): the items a
+ * write touches are journaled with their images before it is forwarded, its records before its client is answered,
+ * and a start replays what was open before it serves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { buildWireChangeRecord, partitionKeyFor } from '@claims-cdc/shared';
 import { DynamoWire, canonicalKey, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
+import { CaptureJournal } from './capture-journal';
 import { KeyLock } from './key-lock';
 import { KinesisOutbox, type OutboxStats } from './kinesis-outbox';
 
@@ -33,6 +38,8 @@ export interface DdbKinesisCaptureOptions {
   destinations: Record<string, string>;
   /** Listen port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
+  /** The write-ahead journal (created 0600); what it holds from an earlier run is replayed at start. Default: none. */
+  journalFile?: string;
 }
 
 /** Counters of the capture. */
@@ -50,6 +57,8 @@ export interface CaptureStats {
   captureErrors: number;
   /** Items whose change awaits that read now. */
   pendingChanges: number;
+  /** Replayed from the journal at start: records not acknowledged by Kinesis, and writes whose change was not known. */
+  recovered: { records: number; changes: number };
   outbox: OutboxStats;
 }
 
@@ -90,14 +99,17 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
   const upstream = new URL(options.dynamodbEndpoint);
   const wire = new DynamoWire(options.dynamodbEndpoint, options.region);
   const forwardAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const outbox = new KinesisOutbox(options.kinesis);
+  const journal = options.journalFile ? new CaptureJournal(options.journalFile) : undefined;
+  const outbox = new KinesisOutbox(options.kinesis, {
+    ...(journal ? { onDelivered: (records) => journal.acknowledge(records.flatMap((r) => (r.journalId === undefined ? [] : [r.journalId]))) } : {}),
+  });
   const locks = new KeyLock();
   const clock = new MonotonicMicros();
   const counters = { requests: 0, acceptedWrites: 0, recordsCaptured: 0, captureErrors: 0 };
   const pending = new PendingChanges(
     locks,
     (target) => withRetries(() => wire.getItem(target.table, target.key)),
-    (target, oldImage, newImage) => emit(target, oldImage, newImage),
+    (target, oldImage, newImage, intentId) => emit(target, oldImage, newImage, intentId),
   );
   let inFlight = 0;
   let idle: (() => void) | undefined;
@@ -152,8 +164,13 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
     return [...targets.values()];
   };
 
-  const emit = (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined) => {
-    if (sameItem(oldImage, newImage)) return;
+  /** Emits the change of one item (none when it did not change) and closes its intent in the journal. */
+  const emit = (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined, intentId: number | undefined) => {
+    const intents = intentId === undefined ? [] : [intentId];
+    if (sameItem(oldImage, newImage)) {
+      if (intents.length > 0) journal?.commit(intents, []);
+      return;
+    }
     const eventName = !oldImage ? 'INSERT' : newImage ? 'MODIFY' : 'REMOVE';
     const keys = target.key;
     const record = buildWireChangeRecord({
@@ -167,12 +184,15 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
       sizeBytes: itemSizeBytes(keys) + itemSizeBytes(newImage) + itemSizeBytes(oldImage),
     });
     counters.recordsCaptured += 1;
-    outbox.enqueue({
+    const out = {
       streamName: options.destinations[target.table]!,
       // A hash of the key, never the key itself: keys may be meaningful to a reader of the stream's metadata.
       partitionKey: partitionKeyFor(target.lockKey),
-      data: Buffer.from(JSON.stringify(record)),
-    });
+      data: JSON.stringify(record),
+    };
+    // Journaled before the outbox has it and before the write's client is answered.
+    const journaled = journal?.commit(intents, [out])[0];
+    outbox.enqueue({ ...out, data: Buffer.from(out.data), ...(journaled ? { journalId: journaled.id } : {}) });
   };
 
   /**
@@ -192,21 +212,42 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
       async (): Promise<RawReply> => {
         const before = await Promise.all(targets.map((t) => wire.getItem(t.table, t.key)));
         targets.forEach((t, i) => pending.settle(t, before[i]));
-        const reply = await forward(req, body);
-        if (reply.statusCode !== 200) return reply;
+        const intents = journal?.begin(targets.map((target, i) => ({ target, oldImage: before[i] })));
+        let reply: RawReply;
+        try {
+          reply = await forward(req, body);
+        } catch (error) {
+          // No answer from the emulator: the write may have been applied. Its change is settled by a later read.
+          targets.forEach((t, i) => pending.add(t, before[i], intents?.[i]));
+          throw error;
+        }
+        if (reply.statusCode !== 200) {
+          if (intents) journal!.commit(intents, []);
+          return reply;
+        }
         counters.acceptedWrites += 1;
         let after: (WireItem | undefined)[];
         try {
           after = await withRetries(() => Promise.all(targets.map((t) => wire.getItem(t.table, t.key))));
         } catch (error) {
           counters.captureErrors += 1;
-          targets.forEach((t, i) => pending.add(t, before[i]));
+          targets.forEach((t, i) => pending.add(t, before[i], intents?.[i]));
           return internalServerError(`the write was applied but its change could not be captured yet (${(error as Error).message}); retry it`);
         }
-        targets.forEach((t, i) => emit(t, before[i], after[i]));
+        targets.forEach((t, i) => emit(t, before[i], after[i], intents?.[i]));
         return reply;
       },
     );
+
+  // What an earlier run left between DynamoDB and Kinesis, before anyone can write: its records first, in their order,
+  // then the writes whose change was not known (nothing else writes their items until the proxy listens).
+  const recovered = { records: journal?.recovered.records.length ?? 0, changes: journal?.recovered.intents.length ?? 0 };
+  for (const r of journal?.recovered.records ?? []) {
+    outbox.enqueue({ streamName: r.streamName, partitionKey: r.partitionKey, data: Buffer.from(r.data), journalId: r.id });
+  }
+  for (const intent of journal?.recovered.intents ?? []) pending.add(intent.target, intent.oldImage, intent.id);
+  // One that cannot be read yet stays pending: retried in the background, settled at the latest by flush or stop.
+  if (recovered.changes > 0) await pending.settleAll().catch(() => undefined);
 
   const server = http.createServer((req, res) => {
     inFlight += 1;
@@ -247,7 +288,7 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    stats: () => ({ ...counters, pendingChanges: pending.size, outbox: outbox.stats }),
+    stats: () => ({ ...counters, pendingChanges: pending.size, recovered, outbox: outbox.stats }),
     async flush() {
       await pending.settleAll();
       await outbox.flush();
@@ -267,6 +308,8 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
       try {
         await outbox.close();
       } finally {
+        // Records the outbox could not deliver stay in the journal: the next start puts them.
+        journal?.close();
         forwardAgent.destroy();
         wire.close();
       }
@@ -282,14 +325,14 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
  * read returns the image the failed read should have returned. Until then it is retried in the background.
  */
 class PendingChanges {
-  private readonly changes = new Map<string, { target: Target; oldImage: WireItem | undefined }>();
+  private readonly changes = new Map<string, { target: Target; oldImage: WireItem | undefined; intentId: number | undefined }>();
   private readonly retrying = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(
     private readonly locks: KeyLock,
     private readonly read: (target: Target) => Promise<WireItem | undefined>,
-    private readonly emit: (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined) => void,
+    private readonly emit: (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined, intentId: number | undefined) => void,
   ) {}
 
   get size(): number {
@@ -297,8 +340,8 @@ class PendingChanges {
   }
 
   /** Records a change whose new image is unknown; call under the item's lock. */
-  add(target: Target, oldImage: WireItem | undefined): void {
-    this.changes.set(target.lockKey, { target, oldImage });
+  add(target: Target, oldImage: WireItem | undefined, intentId?: number): void {
+    this.changes.set(target.lockKey, { target, oldImage, intentId });
     this.retryInBackground();
   }
 
@@ -307,7 +350,7 @@ class PendingChanges {
     const change = this.changes.get(target.lockKey);
     if (!change) return;
     this.changes.delete(target.lockKey);
-    this.emit(target, change.oldImage, current);
+    this.emit(target, change.oldImage, current, change.intentId);
   }
 
   /** Re-reads every pending item under its lock and emits its change; throws when one still cannot be read. */

@@ -1,6 +1,11 @@
 /**
- * Starts the AWS stand-ins on 127.0.0.1 with ephemeral ports: dynalite (DynamoDB, in memory), kinesalite (Kinesis,
- * in memory, behind an HTTP/1.1 + HTTP/2 front door) and fauxqs (SQS, in a child process because it is ESM-only).
+ * Starts the AWS stand-ins on 127.0.0.1 with ephemeral ports: dynalite (DynamoDB), kinesalite (Kinesis, behind an
+ * HTTP/1.1 + HTTP/2 front door) and fauxqs (SQS, in a child process because it is ESM-only).
+ *
+ * With a data directory their state is on disk and a later start resumes it: dynalite and kinesalite keep theirs in
+ * LevelDB (`DIR/dynamodb`, `DIR/kinesis`; every write is in LevelDB's log before the emulator answers), and fauxqs,
+ * which has no persistence of its own, journals every send, receive, delete and purge to `DIR/sqs.journal` before it
+ * answers (see fauxqs-process.mjs). Without one, everything is in memory.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -9,6 +14,7 @@ import path from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import { startHttp2Bridge } from './kinesis-http2-bridge';
+import { PERSISTED, privateTree } from './persistence';
 
 /** Where the emulators listen. */
 export interface EmulatorEndpoints {
@@ -35,6 +41,8 @@ export interface EmulatorOptions {
   shardLimit?: number;
   /** How long to wait for the SQS emulator process to come up. */
   startTimeoutMs?: number;
+  /** Keep the emulators' state in this directory (created 0700) and resume what is there; default: in memory. */
+  dataDir?: string;
 }
 
 /** Raised when an emulator does not start. */
@@ -57,17 +65,27 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     if (errors.length > 0) throw errors[0];
   };
   try {
-    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const dataDir = options.dataDir;
+    const store = (name: string) => {
+      if (!dataDir) return {};
+      const dir = path.join(dataDir, name);
+      privateTree(dir);
+      // Tightened again at stop: LevelDB writes new files for as long as it runs.
+      stops.push(async () => privateTree(dir));
+      return { path: dir };
+    };
+    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...store(PERSISTED.dynamodb) });
     const dynamoPort = await listen(dynamo);
     stops.push(() => closeServer(dynamo));
 
-    const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: options.shardLimit ?? 64 });
+    const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: options.shardLimit ?? 64, ...store(PERSISTED.kinesis) });
     const kinesisPort = await listen(kinesis);
     stops.push(() => closeServer(kinesis));
     const bridge = await startHttp2Bridge(kinesisPort);
     stops.push(() => bridge.close());
 
-    const sqs = await startFauxqsProcess(options.region ?? 'us-east-1', options.startTimeoutMs ?? 30_000);
+    const journal = dataDir ? path.join(dataDir, PERSISTED.sqsJournal) : undefined;
+    const sqs = await startFauxqsProcess(options.region ?? 'us-east-1', options.startTimeoutMs ?? 30_000, journal);
     stops.push(sqs.stop);
 
     return {
@@ -101,11 +119,11 @@ function closeServer(server: http.Server): Promise<void> {
   });
 }
 
-async function startFauxqsProcess(region: string, timeoutMs: number): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+async function startFauxqsProcess(region: string, timeoutMs: number, journal?: string): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   const entry = path.join(__dirname, 'fauxqs-process.mjs');
   const child: ChildProcess = fork(entry, [], {
     execArgv: [],
-    env: { ...process.env, FAUXQS_REGION: region, NODE_NO_WARNINGS: '1' },
+    env: { ...process.env, FAUXQS_REGION: region, NODE_NO_WARNINGS: '1', ...(journal ? { FAUXQS_JOURNAL: journal } : {}) },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';

@@ -12,6 +12,8 @@ export interface OutboxRecord {
   streamName: string;
   partitionKey: string;
   data: Uint8Array;
+  /** The record's id in the capture journal, handed back to `onDelivered`. */
+  journalId?: number;
 }
 
 /** Counters of the outbox, for status lines and tests. */
@@ -39,6 +41,8 @@ export interface OutboxOptions {
   maxBatch?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Called with the records of each PutRecords call that Kinesis accepted (the capture journal's acknowledgement). */
+  onDelivered?: (records: readonly OutboxRecord[]) => void;
 }
 
 const MAX_SCAN = 5_000;
@@ -54,6 +58,7 @@ export class KinesisOutbox {
   private readonly maxBatch: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly onDelivered: ((records: readonly OutboxRecord[]) => void) | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private wakeBackoff: (() => void) | undefined;
 
@@ -64,6 +69,7 @@ export class KinesisOutbox {
     this.maxBatch = options.maxBatch ?? 500;
     this.retryBaseMs = options.retryBaseMs ?? 25;
     this.retryMaxMs = options.retryMaxMs ?? 2_000;
+    this.onDelivered = options.onDelivered;
   }
 
   /** Queues a record; the caller's order is the order per partition key on the stream. */
@@ -163,7 +169,15 @@ export class KinesisOutbox {
       return false;
     }
     this.counters.emitted += landed.size;
-    if (landed.size > 0) this.queue = this.queue.filter((r) => !landed.has(r));
+    if (landed.size > 0) {
+      this.queue = this.queue.filter((r) => !landed.has(r));
+      try {
+        this.onDelivered?.([...landed]);
+      } catch (error) {
+        // Not acknowledged in the journal: the next start puts them again (same eventID; the pipeline tolerates it).
+        this.counters.lastError = `acknowledging delivered records: ${(error as Error).message}`;
+      }
+    }
     return landed.size === batch.length;
   }
 

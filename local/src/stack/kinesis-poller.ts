@@ -9,6 +9,8 @@
  *   a one-record batch (or any batch without bisect) is retried up to maxRetryAttempts times, then its metadata goes
  *   to the on-failure queue (Lambda's OnFailure destination format) and the shard moves on past it.
  * - Resharding is not followed; a closed shard's loop ends.
+ * - With a checkpoint store, each checkpoint is also written there, and a new poller starts after the stored one
+ *   (a process killed between a batch and its checkpoint re-processes that batch: at-least-once, as on Lambda).
  */
 import {
   ExpiredIteratorException,
@@ -20,6 +22,7 @@ import {
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { KinesisMappingConfig } from './local-config';
+import type { CheckpointStore } from './persistence';
 import { createLambdaContext, describeError, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters } from './lambda-runtime';
 
 /** The transform handler's contract. */
@@ -43,6 +46,8 @@ export interface KinesisPollerOptions {
   >;
   /** Where exhausted batches' metadata goes; without it they are counted and skipped. */
   onFailureQueueUrl?: string;
+  /** Where checkpoints are kept across runs; without it every poller starts at `mapping.startingPosition`. */
+  checkpoints?: CheckpointStore;
 }
 
 /** Counters of the Kinesis poller. */
@@ -97,7 +102,8 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
   };
   const shardStates = new Map<string, ShardState>();
   const loops = options.shardIds.map((shardId) => {
-    const state: ShardState = { pending: [] };
+    const stored = options.checkpoints?.get(shardId);
+    const state: ShardState = { shardId, pending: [], ...(stored ? { checkpoint: stored, lastFetched: stored } : {}) };
     shardStates.set(shardId, state);
     return runShard(shardId, state).catch((error: unknown) => {
       counters.lastError = `shard ${shardId} stopped: ${describeError(error)}`;
@@ -205,6 +211,13 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
   function checkpoint(state: ShardState, count: number): void {
     const done = state.pending.splice(0, count);
     state.checkpoint = done[done.length - 1]?.SequenceNumber ?? state.checkpoint;
+    if (!state.checkpoint || !options.checkpoints) return;
+    try {
+      options.checkpoints.set(state.shardId, state.checkpoint);
+    } catch (error) {
+      // Only a later run is affected: it starts at the last checkpoint written and re-processes (at-least-once).
+      counters.lastError = `checkpoint ${state.shardId}: ${describeError(error)}`;
+    }
   }
 
   async function invoke(shardId: string, batch: KinesisRecord[]): Promise<Outcome> {
@@ -301,6 +314,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
 }
 
 interface ShardState {
+  shardId: string;
   /** Fetched, not yet checkpointed, in sequence order. */
   pending: KinesisRecord[];
   checkpoint?: string;

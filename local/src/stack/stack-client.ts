@@ -155,7 +155,20 @@ export function claimStateDir(stateDir: string): StateDirLock {
  * The files a stack keeps at the top of its state directory. A directory holding one of them (or nothing) is a
  * state directory, which may be made private; any other existing directory is the user's and is never changed.
  */
-const STATE_FILES = ['stack.json', 'stack.lock', 'warehouse.duckdb', 'warehouse.duckdb.wal', 'handlers.log', 'quarantine.jsonl'];
+const STATE_FILES = [
+  'stack.json',
+  'stack.lock',
+  'warehouse.duckdb',
+  'warehouse.duckdb.wal',
+  'handlers.log',
+  'quarantine.jsonl',
+  // The embedded stack's persisted pipeline (persistence.ts): directories are tightened by the stack itself.
+  'sqs.journal',
+  'capture.journal',
+  'kinesis-checkpoints.json',
+  'dynamodb',
+  'kinesis',
+];
 
 /**
  * Creates a state directory (and its missing parents) owner-only (0700): it will hold PHI. An existing one that

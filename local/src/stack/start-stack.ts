@@ -5,6 +5,10 @@
  * Handlers create their SDK clients and read their settings when their module loads, so the environment
  * (AWS_ENDPOINT_URL_*, region, dummy credentials, queue URLs, table name) is set first and handler modules are
  * imported afterwards. Handlers passed in as functions are used as they are (tests use fakes).
+ *
+ * The embedded stack keeps its state in the state directory and resumes it at the next start (see persistence.ts):
+ * the emulators' data, the SQS messages (in flight and dead-lettered too), the capture's changes not yet on the
+ * stream, and the transform's shard checkpoints. `fresh` starts empty instead.
  */
 import path from 'node:path';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
@@ -15,6 +19,7 @@ import { startEmulators, type Emulators } from './emulators';
 import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
 import { describeError } from './lambda-runtime';
 import { arns, loadStackConfig, type HandlerRef, type QueueKey, type StackConfig, type StackConfigOverrides } from './local-config';
+import { clearPipelineState, fileCheckpointStore, PERSISTED } from './persistence';
 import { createResources, type StackResources } from './resources';
 import { startSchedulePoller, type ScheduledHandler, type SchedulePoller, type SchedulePollerCounters } from './schedule-poller';
 import { startSqsPoller, type SqsHandler, type SqsPoller, type SqsPollerCounters } from './sqs-poller';
@@ -64,6 +69,13 @@ export interface StartStackOptions {
   controls?: Record<string, ControlHandler>;
   /** Write `<stateDir>/stack.json` so other processes can find this stack (default true). */
   writeStateFile?: boolean;
+  /**
+   * Keep the embedded stack's state in the state directory and resume what an earlier run left there (default true);
+   * false keeps the emulators, queues, capture and checkpoints in memory.
+   */
+  persist?: boolean;
+  /** Remove what an earlier run left (emulator data, journals, checkpoints, warehouse, quarantine) before starting. */
+  fresh?: boolean;
 }
 
 /** Counters of every part of a running stack. */
@@ -139,6 +151,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   };
 
   try {
+    if (options.fresh) clearPipelineState(stateDir);
+    const persist = options.persist !== false && !options.external;
     const config = loadStackConfig({ overrides: shortcutOverrides(options) });
     let emulators: Emulators | undefined;
     let capture: DdbKinesisCapture | undefined;
@@ -148,7 +162,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       endpoints = options.external.endpoints;
       ownKinesisEndpoint = endpoints.kinesis;
     } else {
-      emulators = await startEmulators({ region: config.region });
+      emulators = await startEmulators({ region: config.region, ...(persist ? { dataDir: stateDir } : {}) });
       stops.push(() => emulators!.stop());
       endpoints = { dynamodb: emulators.endpoints.dynamodb, kinesis: emulators.endpoints.kinesis, sqs: emulators.endpoints.sqs };
       ownKinesisEndpoint = emulators.endpoints.kinesisHttp1;
@@ -164,6 +178,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         kinesis: direct.kinesis,
         region: config.region,
         destinations: { [config.table.name]: config.stream.name },
+        ...(persist ? { journalFile: path.join(stateDir, PERSISTED.captureJournal) } : {}),
       });
       stops.push(() => capture!.stop());
       endpoints = { ...endpoints, dynamodb: capture.endpoint };
@@ -221,6 +236,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         roleArn: arns.role(config, mapping.functionName),
         mapping,
         onFailureQueueUrl: resources.queues[mapping.onFailureQueue].url,
+        ...(persist ? { checkpoints: fileCheckpointStore(path.join(stateDir, PERSISTED.checkpoints), resources.stream.name) } : {}),
       });
       stops.push(() => transform!.stop());
     }

@@ -13,7 +13,7 @@ import { LiveLine } from '../live-line';
 import { registerCliControls } from '../stack-controls';
 import { displayPath, resolveStateDir, stateDirFlag } from '../state-dir';
 
-export const UP_HELP = `Usage: claims-cdc up [--state-dir DIR] [--keep-warehouse] [--verbose | --log-file FILE]
+export const UP_HELP = `Usage: claims-cdc up [--state-dir DIR] [--fresh] [--verbose | --log-file FILE]
 
 Runs the embedded stack in the foreground until Ctrl-C: DynamoDB, Kinesis and SQS emulators on 127.0.0.1, the
 DynamoDB→Kinesis capture, the transform, load and merge handlers on Lambda-like pollers, the ingest HTTP API, and
@@ -21,9 +21,14 @@ a DuckDB warehouse in the state directory. Shows a live status line. The other c
 status, sql, verify) find the stack through DIR/stack.json.
 The state directory is private (0700, files 0600: the warehouse holds PHI) and serves one stack at a time: a second
 up on it exits 1 and touches nothing (DIR/stack.lock; a lock left by a dead process is taken over).
-  --state-dir DIR    state directory: state file and warehouse (default .claims-cdc, in the directory you run from)
-  --keep-warehouse   keep the warehouse of an earlier run; by default it starts empty, because the DynamoDB
-                     emulator keeps its table in memory and a warehouse of an earlier run would not mirror it
+Everything persists in DIR, and up resumes where the last run stopped, even one ended by kill -9: the DynamoDB
+table (DIR/dynamodb), the Kinesis stream and its records (DIR/kinesis), the SQS queues with their in-flight and
+dead-letter messages (DIR/sqs.journal), the capture's changes not yet on the stream (DIR/capture.journal), the
+transform's shard checkpoints (DIR/kinesis-checkpoints.json), the warehouse and the quarantine. What was in flight
+is redelivered and the pipeline drains; every stage is idempotent, so nothing is lost or doubled.
+  --state-dir DIR    state directory (default .claims-cdc, in the directory you run from)
+  --fresh            start empty: remove the earlier run's table, stream, queues, journals, checkpoints,
+                     warehouse and quarantine first (the handler log is kept)
   --verbose          handler logs at INFO on this terminal
   --log-file FILE    handler logs at INFO appended to FILE
                      (default: warnings and errors appended to DIR/handlers.log)`;
@@ -34,7 +39,14 @@ const STATUS_EVERY_MS = 1_000;
 export const upCommand = async (args: readonly string[], io: Io): Promise<number> => {
   const { values, positionals } = parse(
     args,
-    { 'state-dir': { type: 'string' }, 'keep-warehouse': { type: 'boolean' }, verbose: { type: 'boolean' }, 'log-file': { type: 'string' } },
+    {
+      'state-dir': { type: 'string' },
+      fresh: { type: 'boolean' },
+      // Accepted for scripts written for earlier versions: keeping the warehouse is the default now.
+      'keep-warehouse': { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      'log-file': { type: 'string' },
+    },
     UP_HELP,
   );
   if (values.help) {
@@ -43,6 +55,7 @@ export const upCommand = async (args: readonly string[], io: Io): Promise<number
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.verbose && values['log-file'] !== undefined) throw new UsageError('give --verbose or --log-file FILE, not both');
+  if (values.fresh && values['keep-warehouse']) throw new UsageError('give --fresh or --keep-warehouse, not both');
   const stateDir = resolveStateDir(values['state-dir']);
   const lock = claimForUp(stateDir);
   try {
@@ -67,6 +80,7 @@ function claimForUp(stateDir: string): StateDirLock {
 
 /** What `up` was given, as parsed. */
 interface UpValues {
+  fresh?: boolean;
   'keep-warehouse'?: boolean;
   verbose?: boolean;
   'log-file'?: string;
@@ -75,15 +89,19 @@ interface UpValues {
 /** Runs the stack in a state directory this process holds the lock of, until a signal stops it. */
 const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<number> => {
   const warehouseFile = path.join(stateDir, 'warehouse.duckdb');
-  const hadWarehouse = existsSync(warehouseFile);
-  if (!values['keep-warehouse']) for (const file of [warehouseFile, `${warehouseFile}.wal`]) rmSync(file, { force: true });
+  const { hasPersistedPipeline } = await import('../../stack/persistence');
+  const resumable = hasPersistedPipeline(stateDir);
+  // A warehouse without emulator data is from a version that kept DynamoDB in memory: it mirrors a table that is gone,
+  // so it is cleared as that version did (unless --keep-warehouse asks to keep it).
+  if (!values.fresh && !resumable && !values['keep-warehouse']) for (const file of [warehouseFile, `${warehouseFile}.wal`]) rmSync(file, { force: true });
+  const resumed = !values.fresh && (resumable || existsSync(warehouseFile));
 
   const logFile = values['log-file'] === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), values['log-file']);
   const logs = handlerLogging({ stateDir, ...(values.verbose ? { verbose: true } : {}), ...(logFile ? { logFile } : {}) });
   // Imported here: the emulators and the AWS SDK are only loaded by the commands that run a stack.
   const { startStack, StackStartError } = await import('../../stack/start-stack');
   const startedAt = new Date();
-  const stack = await startStack({ stateDir, env: logs.env }).catch(async (error: unknown) => {
+  const stack = await startStack({ stateDir, env: logs.env, ...(values.fresh ? { fresh: true } : {}) }).catch(async (error: unknown) => {
     await logs.close();
     throw error instanceof StackStartError ? new CommandError(error.message) : error;
   });
@@ -122,7 +140,8 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
   io.out(`  API token  ${stack.token}`);
   io.out(`  DynamoDB   ${e.dynamodb ?? '-'}   (every write here is captured to the Kinesis stream)`);
   io.out(`  Kinesis    ${e.kinesis ?? '-'}   SQS ${e.sqs ?? '-'}`);
-  io.out(`  warehouse  ${displayPath(warehouseFile)} (DuckDB, held by this process; ${values['keep-warehouse'] && hadWarehouse ? 'kept from the earlier run' : 'empty at start'})`);
+  io.out(`  warehouse  ${displayPath(warehouseFile)} (DuckDB, held by this process)`);
+  io.out(`  state      ${resumed ? 'resumed from the earlier run (up --fresh starts empty)' : 'empty at start'}; kept in ${displayPath(stateDir)} when the stack stops`);
   io.out(`  logs       ${logs.description}`);
   io.out('');
   io.out('From another terminal (npx claims-cdc … or npm run claims-cdc -- …):');
@@ -172,6 +191,6 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
   io.out(`${signal}: stopping the stack (in-flight invocations finish, captured changes reach the stream) …`);
   await stop();
   for (const s of signals) process.off(s, onSignal);
-  io.out(`stopped; the warehouse stays in ${warehouseFile} (claims-cdc sql --db ${displayPath(warehouseFile)} "…")`);
+  io.out(`stopped; the warehouse stays in ${warehouseFile} (claims-cdc sql --db ${displayPath(warehouseFile)} "…"); a plain up resumes the pipeline where it stopped`);
   return 0;
 };

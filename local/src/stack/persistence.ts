@@ -1,0 +1,195 @@
+/**
+ * What the embedded stack keeps in its state directory so that a run resumes where the last one stopped, even after
+ * `kill -9`: the emulators' data (dynalite and kinesalite on LevelDB), the SQS emulator's journal, the capture's
+ * journal of changes not yet on the stream, and the transform's shard checkpoints. Every file is owner-only (it holds
+ * PHI) and every directory 0700.
+ */
+import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+/** Names of the pipeline's persisted state, relative to the state directory. */
+export const PERSISTED = {
+  dynamodb: 'dynamodb',
+  kinesis: 'kinesis',
+  sqsJournal: 'sqs.journal',
+  captureJournal: 'capture.journal',
+  checkpoints: 'kinesis-checkpoints.json',
+} as const;
+
+/** Everything `--fresh` removes: the persisted pipeline state, and the warehouse and quarantine that mirror it. */
+export const PIPELINE_STATE = [
+  ...Object.values(PERSISTED),
+  'warehouse.duckdb',
+  'warehouse.duckdb.wal',
+  'quarantine.jsonl',
+] as const;
+
+/** Removes the pipeline's state from a state directory (the handler log and the lock stay). */
+export function clearPipelineState(stateDir: string): void {
+  for (const name of PIPELINE_STATE) {
+    const file = path.join(stateDir, name);
+    rmSync(file, { recursive: true, force: true });
+    rmSync(`${file}.tmp`, { force: true });
+  }
+}
+
+/** True when the state directory holds emulator data of an earlier run (so the warehouse there mirrors it). */
+export function hasPersistedPipeline(stateDir: string): boolean {
+  return [PERSISTED.dynamodb, PERSISTED.kinesis].some((name) => {
+    try {
+      return lstatSync(path.join(stateDir, name)).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Creates `dir` 0700 if missing and takes group and other access away from everything below it: LevelDB creates its
+ * files with the process's umask (the CLI runs with 077; a library caller may not), so a store of an earlier run, or
+ * one written under a looser umask, is tightened when the stack starts and stops.
+ */
+export function privateTree(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  tighten(dir);
+}
+
+function tighten(file: string): void {
+  let stat;
+  try {
+    stat = lstatSync(file);
+  } catch {
+    return; // removed meanwhile (LevelDB deletes old tables and logs as it compacts)
+  }
+  if (stat.isSymbolicLink() || stat.uid !== process.getuid?.()) return;
+  const wanted = stat.isDirectory() ? 0o700 : 0o600;
+  if ((stat.mode & 0o777) !== wanted) {
+    try {
+      chmodSync(file, wanted);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (stat.isDirectory()) for (const name of safeReaddir(file)) tighten(path.join(file, name));
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Replaces `file` with `text` atomically (a private temporary file renamed over it): a reader, or the next run after a
+ * crash at any moment, sees the old content or the new, never a torn one.
+ */
+export function writeFileAtomic(file: string, text: string): void {
+  const temp = `${file}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}
+
+/**
+ * An append-only journal of JSON lines, written synchronously: once `append` returns, the line survives the process
+ * being killed (it is in the kernel's page cache). A torn last line (the process died inside a write) is ignored when
+ * the journal is read. `rewrite` replaces the whole journal atomically (compaction).
+ */
+export class JsonLinesJournal {
+  private fd: number;
+  private bytes = 0;
+
+  constructor(readonly file: string) {
+    this.fd = openSync(file, 'a', 0o600);
+    chmodSync(file, 0o600);
+    this.bytes = lstatSync(file).size;
+  }
+
+  /** Parsed lines of a journal file (none when it does not exist); a line that does not parse ends the read. */
+  static read(file: string): unknown[] {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const out: unknown[] = [];
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        break; // torn write at the end of a killed run
+      }
+    }
+    return out;
+  }
+
+  /** Bytes written since the journal was last rewritten (or opened). */
+  get size(): number {
+    return this.bytes;
+  }
+
+  append(entries: readonly unknown[]): void {
+    if (entries.length === 0) return;
+    const text = `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`;
+    this.bytes += writeSync(this.fd, text);
+  }
+
+  /** Atomically replaces the journal with `entries` and keeps appending to the new file. */
+  rewrite(entries: readonly unknown[]): void {
+    const temp = `${this.file}.tmp`;
+    const fd = openSync(temp, 'w', 0o600);
+    let written = 0;
+    try {
+      for (let i = 0; i < entries.length; i += 1_000) {
+        const chunk = entries.slice(i, i + 1_000);
+        written += writeSync(fd, `${chunk.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, this.file);
+    closeSync(this.fd);
+    this.fd = openSync(this.file, 'a', 0o600);
+    this.bytes = written;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The transform's last processed sequence number per shard, kept in one small JSON file. */
+export interface CheckpointStore {
+  get(shardId: string): string | undefined;
+  /** Records that every record of the shard up to `sequenceNumber` is done; durable when it returns. */
+  set(shardId: string, sequenceNumber: string): void;
+}
+
+/** A checkpoint file for one stream (rewritten atomically on every checkpoint; a handful of shards, so it is small). */
+export function fileCheckpointStore(file: string, streamName: string): CheckpointStore {
+  let all: Record<string, Record<string, string>> = {};
+  try {
+    all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the shard checkpoints in ${file}: ${(error as Error).message}`);
+  }
+  const shards = (all[streamName] ??= {});
+  return {
+    get: (shardId) => shards[shardId],
+    set(shardId, sequenceNumber) {
+      if (shards[shardId] === sequenceNumber) return;
+      shards[shardId] = sequenceNumber;
+      writeFileAtomic(file, `${JSON.stringify(all)}\n`);
+    },
+  };
+}
