@@ -22,7 +22,7 @@ export const WORKSHEET_SETTINGS = {
 const RUN_ID_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
 const NOW_PLACEHOLDER = '1970-01-01T00:00:00Z';
 
-const BREAKS = [' USING (', ' WHEN MATCHED', ' WHEN NOT MATCHED', ' QUALIFY ', ' FROM ', ' WHERE ', ' LEFT JOIN ', ', plan AS ('];
+const BREAKS = [' USING (', ' WHEN MATCHED', ' WHEN NOT MATCHED', ' QUALIFY ', ' FROM ', ' WHERE ', ' LEFT JOIN ', ' UNION ALL ', ', newestTombstone AS (', ', newestDestination AS (', ', plan AS ('];
 
 /** Line breaks before the main clauses, outside string literals only (whitespace is all that changes). */
 export const layout = (sql: string): string => {
@@ -121,7 +121,7 @@ const snowflakeMerge = (): string => {
     statements([m.claim]),
     '-- 1. counts for the result, read before anything changes',
     `stats := (${layout(`SELECT :run_id AS runId, s.* FROM (${m.stats}) s`)});`,
-    '-- 2. the newest event per claim into the destination (upsert or delete; stale events skipped)',
+    '-- 2. the newest event per claim into the destination (upsert or delete; stale events skipped; copies of a claim cleared, one kept)',
     statements([m.toDestination]),
     '-- 3. tombstones for the REMOVEs that won, so older events never resurrect a claim',
     statements([m.toTombstones]),
@@ -135,6 +135,8 @@ const snowflakeMerge = (): string => {
       'The statements the merge Lambda runs (Dialect.merge), as one Snowflake Scripting block: a fresh run id from',
       'UUID_STRING(), one transaction, ROLLBACK on any error. Paste and run as a whole; it returns one row of counts.',
       'Safe while the pipeline runs: it only touches the rows it claims, and a concurrent merge waits for its locks.',
+      'Snowflake enforces no key: extra destination rows or tombstones of a claim (a manual load, a backfill) are',
+      'counted (duplicates) and reduced to the one newest row, for the claims this run merges only (no full scan).',
       'Run 01-setup.sql and 02-tables.sql first.',
     ]),
     context('IDENTIFIER($role_name)'),

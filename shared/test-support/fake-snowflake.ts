@@ -1,8 +1,8 @@
 /**
  * A local HTTP endpoint that speaks just enough of Snowflake's REST protocol for the real `snowflake-sdk` to log in
  * (`/session/v1/login-request`), run statements (`/queries/v1/query-request`) and log out (`/session?delete=true`).
- * It records every login and every statement with its binds, and answers with scripted results, so a test can
- * assert what the driver SENDS. It executes nothing: what it proves and does not prove is in docs/snowflake.md.
+ * It records every login, statement (with its binds) and logout, and answers with scripted results (or, scripted,
+ * never answers), so a test can assert what the driver SENDS. It executes nothing: what it proves and does not prove is in docs/snowflake.md.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -44,10 +44,12 @@ export interface RecordedStatement {
 
 /** A scripted answer. */
 export type Reply =
-  | { readonly rows: ReadonlyArray<Record<string, string | number | null>> }
+  | { readonly rows: ReadonlyArray<Record<string, string | number | boolean | null>> }
   | { readonly dml: Record<string, number> }
   | { readonly error: { readonly code: string; readonly message: string; readonly sqlState?: string } }
-  | { readonly goneSession: true };
+  | { readonly goneSession: true }
+  /** The statement never gets an answer: the request stays open (until the fake closes), as a lock wait or hung query would. */
+  | { readonly never: true };
 
 type Matcher = RegExp | ((statement: RecordedStatement) => boolean);
 
@@ -61,12 +63,21 @@ const DDL_TYPE_ID = 0x6000;
 const STATEMENT_TYPE: Record<string, number> = { INSERT: 0x3100, UPDATE: 0x3200, DELETE: 0x3300, MERGE: 0x3400, SELECT: 0x1000, WITH: 0x1000 };
 
 const column = (name: string, sample: unknown) =>
-  typeof sample === 'number'
+  typeof sample === 'boolean'
+    ? { name, type: 'boolean', nullable: true, scale: null, precision: null, length: null, byteLength: null, collation: null, database: '', schema: '', table: '' }
+    : typeof sample === 'number'
     ? { name, type: Number.isInteger(sample) ? 'fixed' : 'real', nullable: true, scale: 0, precision: 38, length: null, byteLength: null, collation: null, database: '', schema: '', table: '' }
     : { name, type: 'text', nullable: true, scale: null, precision: null, length: 16_777_216, byteLength: 16_777_216, collation: null, database: '', schema: '', table: '' };
 
+/** A value as Snowflake's JSON result format carries it: text, booleans as "1"/"0", NULL as null. */
+const cell = (value: string | number | boolean | null | undefined): string | null => {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  return String(value);
+};
+
 /** The default answer for a statement nothing was scripted for: what Snowflake says for it, with zero counts. */
-const defaultReply = (statement: RecordedStatement): Reply => {
+const defaultReply = (statement: RecordedStatement, sessionRoles: ReadonlySet<string>): Reply => {
   const verb = statement.sql.trimStart().split(/\s+/)[0]?.toUpperCase() ?? '';
   if (verb === 'INSERT') {
     const first = statement.bindings?.['1']?.value;
@@ -75,6 +86,9 @@ const defaultReply = (statement: RecordedStatement): Reply => {
   if (verb === 'UPDATE') return { dml: { 'number of rows updated': 0, 'number of multi-joined rows updated': 0 } };
   if (verb === 'DELETE') return { dml: { 'number of rows deleted': 0 } };
   if (verb === 'MERGE') return { dml: { 'number of rows inserted': 0, 'number of rows updated': 0, 'number of rows deleted': 0 } };
+  // A context function the merge asks before it writes: answered from the roles the fake grants its sessions.
+  const role = /^SELECT IS_ROLE_IN_SESSION\('([^']+)'\) AS (\w+)$/i.exec(statement.sql.trim());
+  if (role) return { rows: [{ [(role[2] as string).toUpperCase()]: sessionRoles.has((role[1] as string).toUpperCase()) }] };
   if (verb === 'SELECT' || verb === 'WITH') return { rows: [] };
   return { rows: [{ status: 'Statement executed successfully.' }] };
 };
@@ -85,8 +99,20 @@ export class FakeSnowflake {
   readonly statements: RecordedStatement[] = [];
   /** Every request path, in order (login, query, telemetry, logout...). */
   readonly requests: string[] = [];
+  /** Session tokens logged out (`/session?delete=true`), in order. */
+  readonly logouts: string[] = [];
+  /**
+   * Roles `IS_ROLE_IN_SESSION` answers TRUE for (upper case), in every session. PHI_READER by default, as
+   * `05-masking.sql` grants it to the pipeline role; delete it to play a revoked grant.
+   */
+  readonly sessionRoles = new Set<string>(['PHI_READER']);
   readonly #scripts: Script[] = [];
   readonly #liveSessions = new Set<string>();
+  /**
+   * Requests scripted never to be answered, by session. The session's logout ends them ("session gone"), as it ends
+   * a running statement in Snowflake; {@link close} ends the rest.
+   */
+  readonly #unanswered: Array<{ readonly sessionToken: string; readonly res: ServerResponse }> = [];
   #sessions = 0;
 
   private constructor(
@@ -123,6 +149,7 @@ export class FakeSnowflake {
   }
 
   async close(): Promise<void> {
+    this.#answerUnanswered(() => true);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -137,10 +164,19 @@ export class FakeSnowflake {
     if (url.pathname === '/queries/v1/query-request') return this.#query(token, body, res);
     if (url.pathname === '/session' && url.searchParams.get('delete') === 'true') {
       this.#liveSessions.delete(token);
+      this.logouts.push(token);
+      this.#answerUnanswered((sessionToken) => sessionToken === token);
       return send(res, { success: true, data: null, code: null, message: null });
     }
     // Telemetry and anything else the driver sends on the side.
     return send(res, { success: true, data: null, code: null, message: null });
+  }
+
+  #answerUnanswered(which: (sessionToken: string) => boolean): void {
+    for (const pending of this.#unanswered.filter(({ sessionToken }) => which(sessionToken))) {
+      this.#unanswered.splice(this.#unanswered.indexOf(pending), 1);
+      if (!pending.res.writableEnded) send(pending.res, SESSION_GONE);
+    }
   }
 
   #login(url: URL, body: Record<string, unknown>, res: ServerResponse): void {
@@ -186,7 +222,11 @@ export class FakeSnowflake {
     this.statements.push(statement);
     const script = this.#scripts.find((s) => s.times > 0 && (s.match instanceof RegExp ? s.match.test(statement.sql) : s.match(statement)));
     if (script) script.times -= 1;
-    const reply = script ? (typeof script.reply === 'function' ? script.reply(statement) : script.reply) : defaultReply(statement);
+    const reply = script ? (typeof script.reply === 'function' ? script.reply(statement) : script.reply) : defaultReply(statement, this.sessionRoles);
+    if ('never' in reply) {
+      this.#unanswered.push({ sessionToken, res });
+      return;
+    }
     if ('goneSession' in reply) {
       this.#liveSessions.delete(sessionToken);
       return send(res, { success: false, code: '390111', message: 'Session no longer exists.  New login required to access the service.', data: null });
@@ -212,7 +252,7 @@ export class FakeSnowflake {
         queryResultFormat: 'json',
         parameters: [],
         rowtype: names.map((name) => column(name, rows.find((r) => r[name] !== null)?.[name] ?? '')),
-        rowset: rows.map((r) => names.map((name) => (r[name] === null || r[name] === undefined ? null : String(r[name])))),
+        rowset: rows.map((r) => names.map((name) => cell(r[name]))),
         total: rows.length,
         returned: rows.length,
         statementTypeId: STATEMENT_TYPE[verb] ?? DDL_TYPE_ID,
@@ -220,6 +260,8 @@ export class FakeSnowflake {
     });
   }
 }
+
+const SESSION_GONE = { success: false, code: '390111', message: 'Session no longer exists.  New login required to access the service.', data: null };
 
 const readJson = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
   const chunks: Buffer[] = [];

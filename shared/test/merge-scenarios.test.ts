@@ -206,3 +206,161 @@ describe('merge transactions', () => {
     await warehouse.close();
   });
 });
+
+/** A copy of a claim's row added by hand (Snowflake enforces no key), optionally with some columns replaced (SQL). */
+interface Copy {
+  readonly table: 'destination' | 'tombstones';
+  readonly claim: Claim;
+  readonly set?: Record<string, string>;
+}
+
+interface DuplicateScenario {
+  readonly name: string;
+  /** Loads, each merged, before the copies are added. */
+  readonly before: ReadonlyArray<readonly Op[]>;
+  readonly copies: readonly Copy[];
+  /** Loaded and merged after: the run that meets the duplicates. */
+  readonly then: readonly Op[];
+  /** Per claim: the one destination row left (status, eventId) or none. */
+  readonly destination: Record<string, { status: string; eventId: string } | 'absent'>;
+  /** Per claim: the eventId of the one tombstone left, or none. */
+  readonly tombstones: Record<string, string | 'absent'>;
+  readonly duplicates: number;
+  /** Claims not in the run: how many destination rows they still hold. */
+  readonly untouched?: Record<string, number>;
+}
+
+const older = (micros: number, eventId: string, status?: string): Record<string, string> => ({
+  eventCreationUnixTime: `'${micros}'`,
+  eventId: `'${eventId}'`,
+  ...(status === undefined ? {} : { claimStatus: `'${status}'` }),
+});
+
+const duplicateScenarios: DuplicateScenario[] = [
+  {
+    name: 'an identical destination copy, then a newer MODIFY: one row, the MODIFY',
+    before: [[ins(a, T, 'e1')]],
+    copies: [{ table: 'destination', claim: a }],
+    then: [mod(withStatus(a, 'Rejected'), T + 5, 'e2')],
+    destination: { [a.claim_id]: { status: 'Rejected', eventId: 'e2' } },
+    tombstones: { [a.claim_id]: 'absent' },
+    duplicates: 1,
+  },
+  {
+    name: 'two identical destination copies, then a stale INSERT: one row, the one the destination held',
+    before: [[mod(withStatus(a, 'Approved'), T + 10, 'e2')]],
+    copies: [{ table: 'destination', claim: a }, { table: 'destination', claim: a }],
+    then: [ins(a, T, 'e1')],
+    destination: { [a.claim_id]: { status: 'Approved', eventId: 'e2' } },
+    tombstones: { [a.claim_id]: 'absent' },
+    duplicates: 2,
+  },
+  {
+    name: 'a newer destination copy (a backfill), then a stale MODIFY: the newest copy is kept',
+    before: [[ins(a, T, 'e1')]],
+    copies: [{ table: 'destination', claim: a, set: older(T + 50, 'backfill', 'Paid') }],
+    then: [mod(withStatus(a, 'Rejected'), T + 20, 'e2')],
+    destination: { [a.claim_id]: { status: 'Paid', eventId: 'backfill' } },
+    tombstones: { [a.claim_id]: 'absent' },
+    duplicates: 1,
+  },
+  {
+    name: 'an older destination copy, then a REMOVE: no row, one tombstone',
+    before: [[ins(a, T, 'e1')]],
+    copies: [{ table: 'destination', claim: a, set: older(T - 5, 'manual', 'Paid') }],
+    then: [rem(a, T + 9, 'e3')],
+    destination: { [a.claim_id]: 'absent' },
+    tombstones: { [a.claim_id]: 'e3' },
+    duplicates: 1,
+  },
+  {
+    name: 'tombstone copies (one identical, one older), then a stale INSERT: still absent, one tombstone, the newest',
+    before: [[ins(a, T, 'e1'), rem(a, T + 10, 'r1')]],
+    copies: [{ table: 'tombstones', claim: a }, { table: 'tombstones', claim: a, set: older(T + 1, 'r0') }],
+    then: [ins(a, T + 5, 'late')],
+    destination: { [a.claim_id]: 'absent' },
+    tombstones: { [a.claim_id]: 'r1' },
+    duplicates: 2,
+  },
+  {
+    name: 'a tombstone copy, then a newer REMOVE: one tombstone, the new REMOVE',
+    before: [[rem(a, T, 'r1')]],
+    copies: [{ table: 'tombstones', claim: a }],
+    then: [rem(a, T + 10, 'r2')],
+    destination: { [a.claim_id]: 'absent' },
+    tombstones: { [a.claim_id]: 'r2' },
+    duplicates: 1,
+  },
+  {
+    name: 'a tombstone copy, then a newer INSERT: the claim comes back, one tombstone left',
+    before: [[rem(a, T, 'r1')]],
+    copies: [{ table: 'tombstones', claim: a }],
+    then: [ins(withStatus(a, 'Submitted'), T + 10, 'e2')],
+    destination: { [a.claim_id]: { status: 'Submitted', eventId: 'e2' } },
+    tombstones: { [a.claim_id]: 'r1' },
+    duplicates: 1,
+  },
+  {
+    name: 'copies in both tables, a REMOVE: no row, one tombstone, every extra row counted',
+    before: [[ins(a, T, 'e1'), rem(a, T + 1, 'r1')], [ins(withStatus(a, 'Paid'), T + 2, 'e2')]],
+    copies: [{ table: 'destination', claim: a }, { table: 'tombstones', claim: a }, { table: 'tombstones', claim: a }],
+    then: [rem(a, T + 9, 'r2')],
+    destination: { [a.claim_id]: 'absent' },
+    tombstones: { [a.claim_id]: 'r2' },
+    duplicates: 3,
+  },
+  {
+    name: 'only the claims of the run are repaired: a copy of an untouched claim stays and is not counted',
+    before: [[ins(a, T, 'e1'), ins(b, T, 'e2')]],
+    copies: [{ table: 'destination', claim: a }, { table: 'destination', claim: b }],
+    then: [mod(withStatus(a, 'Rejected'), T + 5, 'e3')],
+    destination: { [a.claim_id]: { status: 'Rejected', eventId: 'e3' } },
+    tombstones: { [a.claim_id]: 'absent' },
+    duplicates: 1,
+    untouched: { [b.claim_id]: 2 },
+  },
+];
+
+const addCopy = async (warehouse: DuckDbWarehouse, { table, claim, set = {} }: Copy): Promise<void> => {
+  const replace = Object.entries(set).map(([column, value]) => `${value} AS ${column}`);
+  const select = replace.length === 0 ? '*' : `* REPLACE (${replace.join(', ')})`;
+  // LIMIT 1: one more row per call, whatever the table holds for the claim already.
+  await warehouse.query(`INSERT INTO ${TABLES[table]} SELECT ${select} FROM ${TABLES[table]} WHERE claimId = '${claim.claim_id}' LIMIT 1`);
+};
+
+describe.each(duplicateScenarios)('duplicate keys (Snowflake enforces none): $name', ({ before, copies, then, destination, tombstones, duplicates, untouched = {} }) => {
+  it('converges to one row (or none) per claim, reports the duplicates, and a replay finds none', async () => {
+    // Prepare
+    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    await warehouse.init();
+    for (const load of before) {
+      await warehouse.stage(load.map(row));
+      await warehouse.merge();
+    }
+    for (const copy of copies) await addCopy(warehouse, copy);
+    await warehouse.stage(then.map(row));
+    // Act
+    const result = await warehouse.merge();
+    const destinationAfter = await warehouse.query(`SELECT claimId, claimStatus, eventId FROM ${TABLES.destination} ORDER BY claimId`);
+    const tombstonesAfter = await warehouse.query(`SELECT claimId, eventId FROM ${TABLES.tombstones} ORDER BY claimId`);
+    const replayed = await warehouse.stage(then.map((op) => row({ ...op, eventId: `${op.eventId}-again` })));
+    const replay = await warehouse.merge();
+    // Assess
+    expect(result).toMatchObject({ events: then.length, duplicates });
+    for (const [claimId, want] of Object.entries(destination)) {
+      const found = destinationAfter.filter((r) => r.claimId === claimId);
+      expect(found).toEqual(want === 'absent' ? [] : [{ claimId, claimStatus: want.status, eventId: want.eventId }]);
+    }
+    for (const [claimId, want] of Object.entries(tombstones)) {
+      expect(tombstonesAfter.filter((r) => r.claimId === claimId)).toEqual(want === 'absent' ? [] : [{ claimId, eventId: want }]);
+    }
+    for (const [claimId, rows] of Object.entries(untouched)) expect(destinationAfter.filter((r) => r.claimId === claimId)).toHaveLength(rows);
+    // The same events again (new ids, same versions) are stale or equal: nothing left to repair, nothing changes.
+    expect(replayed.staged).toBe(then.length);
+    expect(replay).toMatchObject({ duplicates: 0 });
+    expect(await warehouse.query(`SELECT claimId, claimStatus, eventId FROM ${TABLES.destination} ORDER BY claimId`)).toEqual(destinationAfter);
+    expect(await warehouse.query(`SELECT claimId, eventId FROM ${TABLES.tombstones} ORDER BY claimId`)).toEqual(tombstonesAfter);
+    expect((await warehouse.status()).staged).toBe(0);
+    await warehouse.close();
+  });
+});

@@ -12,9 +12,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Claim } from '../src/domain/claim';
 import { type ClaimRow, PHI_COLUMNS, ROW_COLUMNS } from '../src/domain/columns';
 import { ConfigurationError } from '../src/domain/errors';
-import { NOTHING_MERGED, WarehouseDataError, WarehouseError } from '../src/warehouse/port';
+import { NOTHING_MERGED, WarehouseDataError, WarehouseDeadlineError, WarehouseError } from '../src/warehouse/port';
 import { stageIsolating } from '../src/warehouse/stage-isolating';
-import { type SnowflakeOptions, SnowflakeWarehouse } from '../src/warehouse/snowflake';
+import { ROLLBACK_GRACE_MS, type SnowflakeOptions, SnowflakeWarehouse } from '../src/warehouse/snowflake';
+import { LOGOUT_GRACE_MS } from '../src/warehouse/snowflake-session';
 import type { SnowflakeKeySource } from '../src/warehouse/snowflake-credentials';
 import { loadSnowflakeKeyPair } from '../src/warehouse/snowflake-credentials';
 import { FakeSnowflake, type RecordedLogin, type RecordedStatement } from '../test-support/fake-snowflake';
@@ -199,11 +200,11 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     expect(received.map((r) => r[ROW_COLUMNS.findIndex((col) => col.name === 'patientLastName')])).toEqual(batch.map((r) => r.patientLastName));
   });
 
-  it('merges: BEGIN, claim, stats, MERGE destination, MERGE tombstones, DELETE, COMMIT, hooks between steps, stats mapped', async () => {
+  it('merges: BEGIN, PHI_READER probe, claim, stats, MERGE destination, MERGE tombstones, DELETE, COMMIT, hooks between steps, stats mapped', async () => {
     // Prepare: Snowflake reports unquoted aliases in upper case
     warehouse = new SnowflakeWarehouse(base(fake));
     fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 3, 'number of multi-joined rows updated': 0 } });
-    fake.on(/^WITH latest AS/, { rows: [{ EVENTS: 3, CLAIMS: 2, INSERTED: 1, UPDATED: 0, DELETED: 1, TOMBSTONEDONLY: 0, STALE: 0 }] });
+    fake.on(/^WITH latest AS/, { rows: [{ EVENTS: 3, CLAIMS: 2, INSERTED: 1, UPDATED: 0, DELETED: 1, TOMBSTONEDONLY: 0, STALE: 0, DUPLICATES: 2 }] });
     const steps: string[] = [];
     // Act
     const result = await warehouse.merge((step) => {
@@ -212,10 +213,12 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     // Assess
     const statements = fake.statements.filter((s) => s.sessionToken === sessionOf(fake, 'merge'));
     const sent = statements.map((s) => s.sql);
-    expect(sent).toHaveLength(8);
-    const [lockTimeout, begin, claim, stats, toDestination, toTombstones, deleteClaimed, commit] = sent as [string, string, string, string, string, string, string, string];
+    expect(sent).toHaveLength(9);
+    const [lockTimeout, begin, probe, claim, stats, toDestination, toTombstones, deleteClaimed, commit] = sent as [string, string, string, string, string, string, string, string, string];
     // Everything from the claim to the delete runs in one transaction, and COMMIT ends the session's work.
     expect([lockTimeout, begin, commit]).toEqual(['ALTER SESSION SET LOCK_TIMEOUT = 120', 'BEGIN TRANSACTION', 'COMMIT']);
+    // Before anything is written, the transaction asks whether the session sees clear PHI (what the masking policies test).
+    expect(probe).toBe("SELECT IS_ROLE_IN_SESSION('PHI_READER') AS phiReader");
     // The claim marks exactly the unclaimed rows with a fresh run id...
     const claimed = new RegExp(`^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId = '(${UUID.source})' WHERE mergeRunId IS NULL$`).exec(claim);
     expect(claimed).not.toBeNull();
@@ -227,19 +230,68 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     // ...the destination is keyed by claimId...
     expect(toDestination).toMatch(/^MERGE INTO openflow_insclaim_dest_tbl USING \(/);
     expect(toDestination).toContain(claimedRows);
-    expect(toDestination).toContain(') s ON openflow_insclaim_dest_tbl.claimId = s.claimId WHEN ');
+    expect(toDestination).toContain(') s ON openflow_insclaim_dest_tbl.claimId = s.mergeKey WHEN ');
     // ...tombstones too...
     expect(toTombstones).toMatch(/^MERGE INTO openflow_insclaim_tombstone_tbl USING \(/);
     expect(toTombstones).toContain(claimedRows);
-    expect(toTombstones).toContain(') s ON openflow_insclaim_tombstone_tbl.claimId = s.claimId WHEN ');
+    expect(toTombstones).toContain(') s ON openflow_insclaim_tombstone_tbl.claimId = s.mergeKey WHEN ');
     // ...and exactly that run's rows leave staging (rows staged meanwhile stay for the next run).
     expect(deleteClaimed).toBe(`DELETE FROM openflow_insclaim_cdc_tbl WHERE mergeRunId = '${runId}'`);
     // No statement names any other run.
     expect(new Set(sent.join('\n').match(new RegExp(UUID.source, 'g')))).toEqual(new Set([runId]));
-    expect(result).toEqual({ runId, events: 3, claims: 2, inserted: 1, updated: 0, deleted: 1, tombstonedOnly: 0, stale: 0 });
+    expect(result).toEqual({ runId, events: 3, claims: 2, inserted: 1, updated: 0, deleted: 1, tombstonedOnly: 0, stale: 0, duplicates: 2 });
     // Statements counted across all sessions; the merge session's statements come last.
     const at = (i: number) => fake.statements.indexOf(statements[i] as RecordedStatement) + 1;
-    expect(steps).toEqual([`claimed@${at(2)}`, `planned@${at(3)}`, `applied@${at(5)}`, `deleted@${at(6)}`]);
+    expect(steps).toEqual([`claimed@${at(3)}`, `planned@${at(4)}`, `applied@${at(6)}`, `deleted@${at(7)}`]);
+  });
+
+  it('merges against one row per claim and repairs duplicate keys in its two MERGEs (Snowflake enforces no key)', async () => {
+    // Prepare: a duplicate claimId in the destination or the tombstones must never give a target row two source rows
+    // ("Duplicate row detected", ERROR_ON_NONDETERMINISTIC_MERGE), and no temp table may end the transaction.
+    warehouse = new SnowflakeWarehouse(base(fake));
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 2, 'number of multi-joined rows updated': 0 } });
+    fake.on(/^WITH latest AS/, { rows: [{ EVENTS: 2, CLAIMS: 1, UPDATED: 1, DUPLICATES: 3 }] });
+    // Act
+    const result = await warehouse.merge();
+    // Assess
+    const sent = fake.sql(sessionOf(fake, 'merge'));
+    const stats = sent.find((s) => s.startsWith('WITH latest AS')) as string;
+    const toDestination = sent.find((s) => s.startsWith('MERGE INTO openflow_insclaim_dest_tbl')) as string;
+    const toTombstones = sent.find((s) => s.startsWith('MERGE INTO openflow_insclaim_tombstone_tbl')) as string;
+    expect(sent.some((s) => /^(CREATE|DROP|ALTER TABLE)\b/.test(s))).toBe(false);
+    for (const statement of [stats, toDestination, toTombstones]) {
+      // The plan reads the newest destination row and tombstone of each claim of the run, and how many there are...
+      expect(statement).toContain(
+        ', newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies FROM openflow_insclaim_tombstone_tbl x WHERE claimId IN (SELECT claimId FROM latest) QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ',
+      );
+      expect(statement).toContain(
+        ', newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies FROM openflow_insclaim_dest_tbl x WHERE claimId IN (SELECT claimId FROM latest) QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ',
+      );
+      expect(statement).toContain(' DESC, eventId DESC) = 1)');
+      // ...and joins those, never the tables themselves.
+      expect(statement).toContain('FROM latest l LEFT JOIN newestTombstone t ON t.claimId = l.claimId LEFT JOIN newestDestination d ON d.claimId = l.claimId)');
+      expect(statement).not.toMatch(/JOIN openflow_insclaim_(dest|tombstone)_tbl/);
+    }
+    // The count of extra rows, for the claims of the run.
+    expect(stats).toContain('COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates FROM plan');
+    // Destination: a claim with copies gets one 'clear' row (deletes them all) and, unless it is removed, one
+    // 'reinsert' row whose NULL key matches nothing (the new event, or the newest copy when the event is stale).
+    expect(toDestination).toContain("mergeAction, 'apply' AS mergeRole, claimId AS mergeKey FROM plan WHERE mergeAction <> 'stale' AND destCopies < 2 UNION ALL SELECT ");
+    expect(toDestination).toContain("'delete', 'clear', claimId FROM plan WHERE destCopies > 1 UNION ALL SELECT ");
+    expect(toDestination).toContain("'upsert', 'reinsert', CAST(NULL AS STRING) FROM plan WHERE destCopies > 1 AND mergeAction = 'upsert' UNION ALL SELECT d.eventName, ");
+    expect(toDestination).toContain(
+      "'upsert', 'reinsert', CAST(NULL AS STRING) FROM plan p JOIN newestDestination d ON d.claimId = p.claimId WHERE p.destCopies > 1 AND p.mergeAction = 'stale') s ON ",
+    );
+    expect(toDestination).toContain("s.mergeKey WHEN MATCHED AND s.mergeAction = 'delete' THEN DELETE WHEN MATCHED THEN UPDATE SET ");
+    // Tombstones: the same, keeping the new REMOVE's tombstone or else the newest copy.
+    expect(toTombstones).toContain("'clear', claimId FROM plan WHERE tombstoneCopies > 1 UNION ALL SELECT ");
+    expect(toTombstones).toContain("'reinsert', CAST(NULL AS STRING) FROM plan WHERE tombstoneCopies > 1 AND mergeAction = 'delete' UNION ALL SELECT ");
+    expect(toTombstones).toContain(
+      "t.claimId, t.eventCreationUnixTime, t.sequenceNumber, t.eventId, t.deletedAt, 'reinsert', CAST(NULL AS STRING) FROM plan p JOIN newestTombstone t ON t.claimId = p.claimId WHERE p.tombstoneCopies > 1 AND p.mergeAction <> 'delete') s ON ",
+    );
+    expect(toTombstones).toContain("s.mergeKey WHEN MATCHED AND s.mergeRole = 'clear' THEN DELETE WHEN MATCHED THEN UPDATE SET ");
+    expect(toTombstones).toContain("WHEN NOT MATCHED AND s.mergeRole <> 'clear' THEN INSERT ");
+    expect(result).toMatchObject({ events: 2, claims: 1, updated: 1, duplicates: 3 });
   });
 
   it('a merge with nothing staged commits right after the claim and reports nothing', async () => {
@@ -249,7 +301,7 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     const result = await warehouse.merge();
     // Assess
     expect(result).toEqual(NOTHING_MERGED);
-    expect(fake.sql(sessionOf(fake, 'merge')).slice(1).map((s) => s.split(' ')[0])).toEqual(['BEGIN', 'UPDATE', 'COMMIT']);
+    expect(fake.sql(sessionOf(fake, 'merge')).slice(1).map((s) => s.split(' ')[0])).toEqual(['BEGIN', 'SELECT', 'UPDATE', 'COMMIT']);
   });
 
   it('a failing merge statement rolls back and surfaces a WarehouseError with no PHI; the session is kept', async () => {
@@ -267,7 +319,7 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     expect(message).toMatch(/^snowflake merge: MERGE into destination failed \(code 100038, SQLSTATE 22018, query [0-9a-f-]{36}\): Numeric value '…' is not recognized$/);
     expect(message).not.toContain(surname);
     const verbs = fake.sql(sessionOf(fake, 'merge')).map((s) => s.split(' ')[0]);
-    expect(verbs).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'ROLLBACK', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(verbs).toEqual(['ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'ROLLBACK', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
     expect(loginsOf(fake, 'merge')).toHaveLength(1);
   });
 
@@ -343,7 +395,7 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
       .catch((error: unknown) => error);
     // Assess
     expect(failure).toBe(crash);
-    expect(fake.sql(sessionOf(fake, 'merge')).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'ROLLBACK']);
+    expect(fake.sql(sessionOf(fake, 'merge')).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'ROLLBACK']);
   });
 
   it('a session whose ROLLBACK fails is logged out and never reused (it may still hold the transaction)', async () => {
@@ -359,7 +411,7 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     expect(failure).toBeInstanceOf(WarehouseError);
     const [first, second] = loginsOf(fake, 'merge') as [RecordedLogin, RecordedLogin];
     expect(fake.sql(first.sessionToken).at(-1)).toBe('ROLLBACK');
-    expect(fake.sql(second.sessionToken).map((sql) => sql.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(fake.sql(second.sessionToken).map((sql) => sql.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
     expect(fake.requests.filter((path) => path === '/session')).toHaveLength(1);
   });
 
@@ -385,8 +437,8 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     const result = await warehouse.merge();
     // Assess
     const [first, second] = loginsOf(fake, 'merge') as [RecordedLogin, RecordedLogin];
-    expect(fake.sql(first.sessionToken).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE']);
-    expect(fake.sql(second.sessionToken).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(fake.sql(first.sessionToken).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE']);
+    expect(fake.sql(second.sessionToken).map((s) => s.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
     expect(result.runId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -398,6 +450,158 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     const status = await warehouse.status();
     // Assess
     expect(status).toEqual({ staged: 4, history: 10, destination: 6, tombstones: 1, oldestStagedMicros: T });
+  });
+});
+
+describe('Snowflake calls bounded by the invocation deadline, and merges refused without PHI_READER', () => {
+  let fake: FakeSnowflake;
+  let warehouse: SnowflakeWarehouse;
+  /** The bounded ALTER SESSION, parsed: undefined when the statement is not one. */
+  const bounds = (sql: string): { statement: number; lock: number } | undefined => {
+    const m = /^ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = (\d+), LOCK_TIMEOUT = (\d+)$/.exec(sql);
+    return m ? { statement: Number(m[1]), lock: Number(m[2]) } : undefined;
+  };
+
+  /**
+   * Loads the driver and logs in once (on the query session), so a short deadline measures the call under test, not
+   * the driver's first import.
+   */
+  const warmUp = () => warehouse.query('SELECT 1');
+
+  beforeEach(async () => {
+    fake = await FakeSnowflake.start();
+    warehouse = new SnowflakeWarehouse(base(fake));
+  });
+
+  afterEach(async () => {
+    await warehouse.close();
+    await fake.close();
+  });
+
+  it('sets STATEMENT_TIMEOUT_IN_SECONDS and LOCK_TIMEOUT from the time left, before any work; back to the defaults without a deadline', async () => {
+    // Prepare: a load with 20 s left, then a merge with 290 s left (more than the 120 s lock timeout), then a plain merge
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 1, 'number of multi-joined rows updated': 0 } });
+    // Act
+    await warehouse.stage(batch, { deadline: Date.now() + 20_000 });
+    await warehouse.merge(undefined, { deadline: Date.now() + 290_000 });
+    await warehouse.merge();
+    // Assess: the stage session, bounded before the load table (DDL) and the transaction
+    const stage = fake.sql(sessionOf(fake, 'stage'));
+    expect(stage.slice(0, 3).map((sql) => sql.split(' ').slice(0, 3).join(' '))).toEqual(['ALTER SESSION SET', 'ALTER SESSION SET', 'CREATE OR REPLACE']);
+    const forStage = bounds(stage[1] as string);
+    expect(forStage?.statement).toBeLessThanOrEqual(20);
+    expect(forStage?.statement).toBeGreaterThanOrEqual(15);
+    expect(forStage?.lock).toBe(forStage?.statement);
+    // The merge session: bounded before BEGIN, the lock wait capped by the configured 120 s; then reset for a call without a deadline.
+    const mergeSql = fake.sql(sessionOf(fake, 'merge'));
+    const forMerge = bounds(mergeSql[1] as string);
+    expect(forMerge?.statement).toBeLessThanOrEqual(290);
+    expect(forMerge?.statement).toBeGreaterThanOrEqual(285);
+    expect(forMerge?.lock).toBe(120);
+    expect(mergeSql[2]).toBe('BEGIN TRANSACTION');
+    const second = mergeSql.indexOf('COMMIT') + 1;
+    expect(mergeSql.slice(second, second + 3)).toEqual(['ALTER SESSION UNSET STATEMENT_TIMEOUT_IN_SECONDS', 'ALTER SESSION SET LOCK_TIMEOUT = 120', 'BEGIN TRANSACTION']);
+  });
+
+  it('a merge statement that never answers: fails at the deadline with a WarehouseDeadlineError, rolls back, logs the session out; the next merge logs in afresh', async () => {
+    // Prepare: the destination MERGE waits (a lock, a hung query) and never answers
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 2, 'number of multi-joined rows updated': 0 } });
+    fake.on(/^MERGE INTO openflow_insclaim_dest_tbl/, { never: true }, 1);
+    await warmUp();
+    const deadline = Date.now() + 3_500;
+    // Act
+    const failure = await warehouse.merge(undefined, { deadline }).catch((error: unknown) => error);
+    const failedAt = Date.now();
+    const next = await warehouse.merge();
+    // Assess: a retried infrastructure error saying the time ran out, raised no earlier than the deadline and no later
+    // than the rollback and logout graces after it (what the handlers' margins pay for)
+    expect(failure).toBeInstanceOf(WarehouseDeadlineError);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect(failure).not.toBeInstanceOf(WarehouseDataError);
+    expect((failure as Error).message).toMatch(/^snowflake merge: MERGE into destination failed: time ran out /);
+    expect(failedAt).toBeGreaterThanOrEqual(deadline);
+    expect(failedAt).toBeLessThan(deadline + ROLLBACK_GRACE_MS + LOGOUT_GRACE_MS + 1_000);
+    const [first, fresh] = loginsOf(fake, 'merge') as [RecordedLogin, RecordedLogin];
+    const sent = fake.sql(first.sessionToken);
+    expect(bounds(sent[1] as string)?.statement).toBeLessThanOrEqual(3);
+    expect(sent.map((sql) => sql.split(' ')[0])).toEqual(['ALTER', 'ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'ROLLBACK']);
+    // The hung statement was cancelled (best effort) and the session logged out (Snowflake ends its transaction), never used again.
+    expect(fake.requests).toContain('/queries/v1/abort-request');
+    expect(fake.logouts).toEqual([first.sessionToken]);
+    expect(fresh.sessionToken).not.toBe(first.sessionToken);
+    expect(fake.sql(fresh.sessionToken).map((sql) => sql.split(' ')[0])).toEqual(['ALTER', 'BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
+    expect(next.events).toBe(0);
+  });
+
+  it('a stage waiting on the history lock past the deadline: a WarehouseDeadlineError (retried, never bisected), rolled back, session logged out', async () => {
+    // Prepare
+    fake.on(/^MERGE INTO openflow_insclaim_event_hist_tbl/, { never: true }, 1);
+    await warmUp();
+    const deadline = Date.now() + 3_500;
+    // Act
+    const failure = await warehouse.stage(batch, { deadline }).catch((error: unknown) => error);
+    const isolated = await stageIsolating(warehouse, batch);
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseDeadlineError);
+    expect(failure).not.toBeInstanceOf(WarehouseDataError);
+    expect((failure as Error).message).toMatch(/^snowflake stage: merge into history failed: time ran out /);
+    for (const value of phiValues) expect((failure as Error).message).not.toContain(value);
+    const [first, fresh] = loginsOf(fake, 'stage') as [RecordedLogin, RecordedLogin];
+    expect(fake.sql(first.sessionToken).slice(-4).map((sql) => sql.split(' ').slice(0, 3).join(' '))).toEqual([
+      'BEGIN TRANSACTION',
+      'INSERT INTO openflow_insclaim_cdc_tbl',
+      'MERGE INTO openflow_insclaim_event_hist_tbl',
+      'ROLLBACK',
+    ]);
+    expect(fake.logouts).toEqual([first.sessionToken]);
+    expect(fake.sql(fresh.sessionToken).at(-1)).toBe('COMMIT');
+    expect(isolated.attempts).toBe(1);
+  });
+
+  it('a call whose deadline has already passed fails before logging in or sending anything', async () => {
+    // Act
+    const failure = await warehouse.merge(undefined, { deadline: Date.now() - 1 }).catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseDeadlineError);
+    expect((failure as Error).message).toMatch(/^snowflake login failed: time ran out /);
+    expect(fake.logins).toHaveLength(0);
+    expect(fake.statements).toHaveLength(0);
+  });
+
+  it.each([
+    ['PHI_READER revoked (IS_ROLE_IN_SESSION is FALSE)', undefined],
+    ['the probe answers NULL', { rows: [{ PHIREADER: null }] }],
+    ['the probe answers no row', { rows: [] }],
+  ] as const)('refuses to merge when %s: a clear WarehouseError, rolled back, nothing claimed or merged', async (_name, reply) => {
+    // Prepare: rows are waiting in staging, but the session would read them masked
+    if (reply === undefined) fake.sessionRoles.delete('PHI_READER');
+    else fake.on(/IS_ROLE_IN_SESSION/, reply);
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 2, 'number of multi-joined rows updated': 0 } });
+    // Act
+    const failure = await warehouse.merge().catch((error: unknown) => error);
+    // Assess
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect(failure).not.toBeInstanceOf(WarehouseDataError);
+    expect((failure as Error).message).toMatch(/^snowflake merge refused: role PHI_READER is not in the session .* Nothing was merged \(rolled back\)\. Grant PHI_READER to the pipeline role/);
+    const sent = fake.sql(sessionOf(fake, 'merge'));
+    expect(sent).toEqual(['ALTER SESSION SET LOCK_TIMEOUT = 120', 'BEGIN TRANSACTION', "SELECT IS_ROLE_IN_SESSION('PHI_READER') AS phiReader", 'ROLLBACK']);
+    // A refusal is not a broken session: it stays logged in for the next run.
+    expect(fake.logouts).toEqual([]);
+  });
+
+  it('merges once PHI_READER is granted again, on the same session', async () => {
+    // Prepare
+    fake.sessionRoles.delete('PHI_READER');
+    fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 2, 'number of multi-joined rows updated': 0 } });
+    const refused = await warehouse.merge().catch((error: unknown) => error);
+    fake.sessionRoles.add('PHI_READER');
+    // Act
+    const result = await warehouse.merge();
+    // Assess
+    expect(refused).toBeInstanceOf(WarehouseError);
+    expect(result.runId).toMatch(UUID);
+    expect(loginsOf(fake, 'merge')).toHaveLength(1);
+    expect(fake.sql(sessionOf(fake, 'merge')).slice(4).map((sql) => sql.split(' ')[0])).toEqual(['BEGIN', 'SELECT', 'UPDATE', 'WITH', 'MERGE', 'MERGE', 'DELETE', 'COMMIT']);
   });
 });
 

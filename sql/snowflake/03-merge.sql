@@ -5,6 +5,8 @@
 -- The statements the merge Lambda runs (Dialect.merge), as one Snowflake Scripting block: a fresh run id from
 -- UUID_STRING(), one transaction, ROLLBACK on any error. Paste and run as a whole; it returns one row of counts.
 -- Safe while the pipeline runs: it only touches the rows it claims, and a concurrent merge waits for its locks.
+-- Snowflake enforces no key: extra destination rows or tombstones of a claim (a manual load, a backfill) are
+-- counted (duplicates) and reduced to the one newest row, for the claims this run merges only (no full scan).
 -- Run 01-setup.sql and 02-tables.sql first.
 
 -- Settings: the same block heads every worksheet; change a name in all of them (and in the SNOWFLAKE_* variables).
@@ -34,24 +36,53 @@ BEGIN
     FROM openflow_insclaim_cdc_tbl
     WHERE mergeRunId = :run_id
     QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-    plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists
+    newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+    FROM openflow_insclaim_tombstone_tbl x
+    WHERE claimId IN (SELECT claimId
+    FROM latest)
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
+    newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+    FROM openflow_insclaim_dest_tbl x
+    WHERE claimId IN (SELECT claimId
+    FROM latest)
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
+    plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
     FROM latest l
-    LEFT JOIN openflow_insclaim_tombstone_tbl t ON t.claimId = l.claimId
-    LEFT JOIN openflow_insclaim_dest_tbl d ON d.claimId = l.claimId) SELECT (SELECT COUNT(*) FROM openflow_insclaim_cdc_tbl
-    WHERE mergeRunId = :run_id) AS events, COUNT(*) AS claims, COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, COUNT_IF(mergeAction = 'stale') AS stale
+    LEFT JOIN newestTombstone t ON t.claimId = l.claimId
+    LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT (SELECT COUNT(*) FROM openflow_insclaim_cdc_tbl
+    WHERE mergeRunId = :run_id) AS events, COUNT(*) AS claims, COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, COUNT_IF(mergeAction = 'stale') AS stale, COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates
     FROM plan) s);
-  -- 2. the newest event per claim into the destination (upsert or delete; stale events skipped)
+  -- 2. the newest event per claim into the destination (upsert or delete; stale events skipped; copies of a claim cleared, one kept)
   MERGE INTO openflow_insclaim_dest_tbl
     USING (WITH latest AS (SELECT *
     FROM openflow_insclaim_cdc_tbl
     WHERE mergeRunId = :run_id
     QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-    plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists
+    newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+    FROM openflow_insclaim_tombstone_tbl x
+    WHERE claimId IN (SELECT claimId
+    FROM latest)
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
+    newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+    FROM openflow_insclaim_dest_tbl x
+    WHERE claimId IN (SELECT claimId
+    FROM latest)
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
+    plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
     FROM latest l
-    LEFT JOIN openflow_insclaim_tombstone_tbl t ON t.claimId = l.claimId
-    LEFT JOIN openflow_insclaim_dest_tbl d ON d.claimId = l.claimId) SELECT *
+    LEFT JOIN newestTombstone t ON t.claimId = l.claimId
+    LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt, mergeAction, 'apply' AS mergeRole, claimId AS mergeKey
     FROM plan
-    WHERE mergeAction <> 'stale') s ON openflow_insclaim_dest_tbl.claimId = s.claimId
+    WHERE mergeAction <> 'stale' AND destCopies < 2
+    UNION ALL SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt, 'delete', 'clear', claimId
+    FROM plan
+    WHERE destCopies > 1
+    UNION ALL SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt, 'upsert', 'reinsert', CAST(NULL AS STRING)
+    FROM plan
+    WHERE destCopies > 1 AND mergeAction = 'upsert'
+    UNION ALL SELECT d.eventName, d.eventCreationUnixTime, d.claimId, d.diagnosisCodes, d.dateOfService, d.totalCharge, d.procedureDetails, d.memberId, d.insurancePlan, d.patientZip, d.patientState, d.patientCity, d.patientStreet, d.patientGender, d.patientDOB, d.patientLastName, d.patientPhone, d.patientFirstName, d.patientEmail, d.claimStatus, d.createdTimeStamp, d.providerName, d.providerNPI, d.providerZip, d.providerState, d.providerCity, d.providerStreet, d.billSubmitDate, d.payerName, d.payerId, d.payerContactNumber, d.paymentStatus, d.eventId, d.sequenceNumber, d.rawImage, d.loadedAt, 'upsert', 'reinsert', CAST(NULL AS STRING)
+    FROM plan p JOIN newestDestination d ON d.claimId = p.claimId
+    WHERE p.destCopies > 1 AND p.mergeAction = 'stale') s ON openflow_insclaim_dest_tbl.claimId = s.mergeKey
     WHEN MATCHED AND s.mergeAction = 'delete' THEN DELETE
     WHEN MATCHED THEN UPDATE SET eventName = s.eventName, eventCreationUnixTime = s.eventCreationUnixTime, claimId = s.claimId, diagnosisCodes = s.diagnosisCodes, dateOfService = s.dateOfService, totalCharge = s.totalCharge, procedureDetails = s.procedureDetails, memberId = s.memberId, insurancePlan = s.insurancePlan, patientZip = s.patientZip, patientState = s.patientState, patientCity = s.patientCity, patientStreet = s.patientStreet, patientGender = s.patientGender, patientDOB = s.patientDOB, patientLastName = s.patientLastName, patientPhone = s.patientPhone, patientFirstName = s.patientFirstName, patientEmail = s.patientEmail, claimStatus = s.claimStatus, createdTimeStamp = s.createdTimeStamp, providerName = s.providerName, providerNPI = s.providerNPI, providerZip = s.providerZip, providerState = s.providerState, providerCity = s.providerCity, providerStreet = s.providerStreet, billSubmitDate = s.billSubmitDate, payerName = s.payerName, payerId = s.payerId, payerContactNumber = s.payerContactNumber, paymentStatus = s.paymentStatus, eventId = s.eventId, sequenceNumber = s.sequenceNumber, rawImage = s.rawImage, loadedAt = s.loadedAt
     WHEN NOT MATCHED AND s.mergeAction = 'upsert' THEN INSERT (eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt) VALUES (s.eventName, s.eventCreationUnixTime, s.claimId, s.diagnosisCodes, s.dateOfService, s.totalCharge, s.procedureDetails, s.memberId, s.insurancePlan, s.patientZip, s.patientState, s.patientCity, s.patientStreet, s.patientGender, s.patientDOB, s.patientLastName, s.patientPhone, s.patientFirstName, s.patientEmail, s.claimStatus, s.createdTimeStamp, s.providerName, s.providerNPI, s.providerZip, s.providerState, s.providerCity, s.providerStreet, s.billSubmitDate, s.payerName, s.payerId, s.payerContactNumber, s.paymentStatus, s.eventId, s.sequenceNumber, s.rawImage, s.loadedAt);
@@ -61,14 +92,34 @@ BEGIN
     FROM openflow_insclaim_cdc_tbl
     WHERE mergeRunId = :run_id
     QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-    plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists
+    newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+    FROM openflow_insclaim_tombstone_tbl x
+    WHERE claimId IN (SELECT claimId
+    FROM latest)
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
+    newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+    FROM openflow_insclaim_dest_tbl x
+    WHERE claimId IN (SELECT claimId
+    FROM latest)
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
+    plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
     FROM latest l
-    LEFT JOIN openflow_insclaim_tombstone_tbl t ON t.claimId = l.claimId
-    LEFT JOIN openflow_insclaim_dest_tbl d ON d.claimId = l.claimId) SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId
+    LEFT JOIN newestTombstone t ON t.claimId = l.claimId
+    LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, :merged_at AS deletedAt, 'apply' AS mergeRole, claimId AS mergeKey
     FROM plan
-    WHERE mergeAction = 'delete') s ON openflow_insclaim_tombstone_tbl.claimId = s.claimId
-    WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = :merged_at
-    WHEN NOT MATCHED THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, :merged_at);
+    WHERE mergeAction = 'delete' AND tombstoneCopies < 2
+    UNION ALL SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, :merged_at, 'clear', claimId
+    FROM plan
+    WHERE tombstoneCopies > 1
+    UNION ALL SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, :merged_at, 'reinsert', CAST(NULL AS STRING)
+    FROM plan
+    WHERE tombstoneCopies > 1 AND mergeAction = 'delete'
+    UNION ALL SELECT t.claimId, t.eventCreationUnixTime, t.sequenceNumber, t.eventId, t.deletedAt, 'reinsert', CAST(NULL AS STRING)
+    FROM plan p JOIN newestTombstone t ON t.claimId = p.claimId
+    WHERE p.tombstoneCopies > 1 AND p.mergeAction <> 'delete') s ON openflow_insclaim_tombstone_tbl.claimId = s.mergeKey
+    WHEN MATCHED AND s.mergeRole = 'clear' THEN DELETE
+    WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = s.deletedAt
+    WHEN NOT MATCHED AND s.mergeRole <> 'clear' THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, s.deletedAt);
   -- 4. exactly the claimed rows leave staging
   DELETE FROM openflow_insclaim_cdc_tbl
     WHERE mergeRunId = :run_id;

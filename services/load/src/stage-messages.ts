@@ -1,6 +1,6 @@
 import { type ClaimRow, quarantineMessages, readRowMessage, rowMessageBody } from '@claims-cdc/shared';
 import type { Outcomes } from '@claims-cdc/shared/batch/outcomes';
-import type { StageResult, Warehouse } from '@claims-cdc/shared/warehouse/port';
+import type { CallOptions, StageResult, Warehouse } from '@claims-cdc/shared/warehouse/port';
 import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
 import type { SQSRecord } from 'aws-lambda';
 import { ZodError } from 'zod';
@@ -51,19 +51,42 @@ const readBatch = (records: readonly SQSRecord[]): { rows: ClaimRow[]; owners: S
 };
 
 /**
+ * The warehouse with every stage call bounded by `options`: `stageIsolating` calls stage again for each half when it
+ * bisects, and every one of those calls must end by the invocation's deadline too.
+ */
+const bounded = (warehouse: Warehouse, options: CallOptions | undefined): Warehouse =>
+  options === undefined
+    ? warehouse
+    : {
+        init: () => warehouse.init(),
+        stage: (rows) => warehouse.stage(rows, options),
+        merge: (hook, mergeOptions) => warehouse.merge(hook, mergeOptions ?? options),
+        query: (sql) => warehouse.query(sql),
+        status: () => warehouse.status(),
+        close: () => warehouse.close(),
+      };
+
+/**
  * Stages every row of a batch of load-queue messages (idempotent by event id, so a redelivered batch is harmless).
  * Whatever cannot be staged is quarantined with its reason and payload, and the rest of the batch goes on: a message
  * that is not a row message, a row that breaks the warehouse's rules, and a row the warehouse itself refuses (found by
  * bisecting the batch, reason `warehouse-rejected`). An infrastructure failure fails every message that carried rows,
- * for redelivery; their rows' quarantines wait for that retry, so nothing is quarantined twice.
+ * for redelivery; their rows' quarantines wait for that retry, so nothing is quarantined twice. `options.deadline`
+ * bounds every stage call (a call that runs out of time is such an infrastructure failure).
  */
-export const stageMessages = async (records: readonly SQSRecord[], warehouse: Warehouse, quarantineQueueUrl: string, send: Send): Promise<{ outcomes: Outcomes; summary: StageSummary }> => {
+export const stageMessages = async (
+  records: readonly SQSRecord[],
+  warehouse: Warehouse,
+  quarantineQueueUrl: string,
+  send: Send,
+  options?: CallOptions,
+): Promise<{ outcomes: Outcomes; summary: StageSummary }> => {
   const { rows, owners, rejects } = readBatch(records);
   const outcomes = new Map<string, Error>();
   let staged = 0;
   let stageAttempts = 0;
   try {
-    const isolated = await stageIsolating(warehouse, rows);
+    const isolated = await stageIsolating(bounded(warehouse, options), rows);
     staged = isolated.staged;
     stageAttempts = isolated.attempts;
     for (const { index, detail } of isolated.rejected) {

@@ -2,10 +2,11 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { packRows, type ClaimRow, type QuarantineMessage } from '@claims-cdc/shared';
 import { claims, type Op, row, sqsEvent } from '@claims-cdc/shared/test-support/factories';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
-import { type Warehouse, WarehouseDataError, WarehouseError } from '@claims-cdc/shared/warehouse/port';
+import { type CallOptions, type Warehouse, WarehouseDataError, WarehouseDeadlineError, WarehouseError } from '@claims-cdc/shared/warehouse/port';
 import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
+import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { load } from '../src/handlers/load';
+import { load, WAREHOUSE_MARGIN_MS } from '../src/handlers/load';
 import { stageMessages } from '../src/stage-messages';
 
 const sqs = mockClient(SQSClient);
@@ -143,6 +144,66 @@ describe('load', () => {
     // Assess
     expect([...outcomes.keys()]).toEqual(event.Records.map((r) => r.messageId));
     expect(sent).toEqual([]);
+  });
+
+  it('every stage call is bounded by the deadline given, the bisected halves included', async () => {
+    // Prepare: a warehouse that refuses one event (so the batch is bisected) and records the options of each call
+    const seen: Array<CallOptions | undefined> = [];
+    const picky = {
+      stage: async (rs: readonly ClaimRow[], options?: CallOptions) => {
+        seen.push(options);
+        if (rs.some((r) => r.eventId === 'load-2')) throw new WarehouseDataError('snowflake refused a row');
+        return warehouse.stage(rs);
+      },
+    } as unknown as Warehouse;
+    const deadline = Date.now() + 30_000;
+    // Act
+    const { summary } = await stageMessages(sqsEvent(bodies()).Records, picky, QUARANTINE, okSend, { deadline });
+    // Assess
+    expect(summary.stageAttempts).toBeGreaterThan(1);
+    expect(seen).toHaveLength(summary.stageAttempts);
+    expect(seen).toEqual(seen.map(() => ({ deadline })));
+  });
+
+  it('a stage that ran out of time (WarehouseDeadlineError) fails the batch for redelivery, bisects nothing and quarantines nothing', async () => {
+    // Prepare
+    let calls = 0;
+    const late = {
+      stage: async () => {
+        calls += 1;
+        throw new WarehouseDeadlineError('snowflake stage: merge into history failed: time ran out');
+      },
+    } as unknown as Warehouse;
+    const event = sqsEvent([...bodies(), 'garbage']);
+    const sent: string[] = [];
+    // Act
+    const { outcomes } = await stageMessages(event.Records, late, QUARANTINE, async (_url, b) => {
+      sent.push(...b);
+      return new Map();
+    }, { deadline: Date.now() + 30_000 });
+    // Assess
+    expect(calls).toBe(1);
+    expect([...outcomes.keys()]).toEqual(event.Records.slice(0, -1).map((r) => r.messageId));
+    expect(sent.map((b) => (JSON.parse(b) as QuarantineMessage).reason)).toEqual(['bad-row-message']);
+  });
+
+  it('the handler bounds the warehouse by the invocation: remaining time less the margin', async () => {
+    // Prepare: the handler's warehouse is the process's DuckDB (DUCKDB_PATH=:memory:); watch what reaches the adapter
+    const stage = jest.spyOn(DuckDbWarehouse.prototype, 'stage');
+    const context = { getRemainingTimeInMillis: () => 45_000 } as unknown as Context;
+    const event = sqsEvent(bodies());
+    // Act
+    const before = Date.now();
+    const response = await load(event, context);
+    const after = Date.now();
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(stage).toHaveBeenCalledTimes(1);
+    // DuckDB's stage declares no options parameter (it ignores them), so the second argument is read untyped.
+    const deadline = ((stage.mock.calls[0] as unknown[])[1] as CallOptions).deadline as number;
+    expect(deadline).toBeGreaterThanOrEqual(before + 45_000 - WAREHOUSE_MARGIN_MS);
+    expect(deadline).toBeLessThanOrEqual(after + 45_000 - WAREHOUSE_MARGIN_MS);
+    stage.mockRestore();
   });
 
   it('the real DuckDB: an impossible timestamp that reaches the warehouse is isolated, the other rows go in', async () => {

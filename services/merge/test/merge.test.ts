@@ -1,6 +1,11 @@
-import { claims, row } from '@claims-cdc/shared/test-support/factories';
+import { metrics } from '@claims-cdc/shared/observability/metrics';
+import { claims, row, withStatus } from '@claims-cdc/shared/test-support/factories';
 import { warehouseFromEnv } from '@claims-cdc/shared/warehouse/from-env';
-import { merge } from '../src/handlers/merge';
+import { TABLES } from '@claims-cdc/shared/warehouse/tables';
+import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
+import type { CallOptions } from '@claims-cdc/shared/warehouse/port';
+import type { Context } from 'aws-lambda';
+import { merge, WAREHOUSE_MARGIN_MS } from '../src/handlers/merge';
 
 const T = 1_732_000_000_000_000;
 
@@ -17,5 +22,40 @@ describe('merge handler', () => {
     // Assess
     expect(first).toMatchObject({ events: 2, claims: 2, inserted: 1, tombstonedOnly: 1, backlog: 0, oldestUnmergedAgeSeconds: 0 });
     expect(second).toMatchObject({ events: 0, backlog: 0 });
+  });
+
+  it('reports the duplicate claim rows it repaired, in the reply and as a metric', async () => {
+    // Prepare: a second destination row for one claim, as a manual load into Snowflake could leave
+    const warehouse = await warehouseFromEnv();
+    await warehouse.init();
+    const [, , c] = claims(3, 3);
+    await warehouse.stage([row({ eventName: 'INSERT', claim: c as never, micros: T, eventId: 'd1' })]);
+    await merge();
+    await warehouse.query(`INSERT INTO ${TABLES.destination} SELECT * FROM ${TABLES.destination} WHERE eventId = 'd1'`);
+    await warehouse.stage([row({ eventName: 'MODIFY', claim: withStatus(c as never, 'Rejected'), micros: T + 1, eventId: 'd2' })]);
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+    // Act
+    const reply = await merge();
+    // Assess
+    expect(reply).toMatchObject({ events: 1, updated: 1, duplicates: 1 });
+    expect(addMetric).toHaveBeenCalledWith('DuplicateKeysRepaired', 'Count', 1);
+    expect(await warehouse.query(`SELECT eventId FROM ${TABLES.destination} WHERE eventId IN ('d1', 'd2')`)).toEqual([{ eventId: 'd2' }]);
+    addMetric.mockRestore();
+  });
+
+  it('bounds the merge by the invocation: remaining time less the margin reaches the warehouse', async () => {
+    // Prepare: watch what reaches the adapter behind the process's lazy warehouse
+    const warehouseMerge = jest.spyOn(DuckDbWarehouse.prototype, 'merge');
+    const context = { getRemainingTimeInMillis: () => 290_000 } as unknown as Context;
+    // Act
+    const before = Date.now();
+    await merge(undefined, context);
+    const after = Date.now();
+    // Assess: DuckDB's merge declares no options parameter (it ignores them), so the second argument is read untyped
+    expect(warehouseMerge).toHaveBeenCalledTimes(1);
+    const deadline = ((warehouseMerge.mock.calls[0] as unknown[])[1] as CallOptions).deadline as number;
+    expect(deadline).toBeGreaterThanOrEqual(before + 290_000 - WAREHOUSE_MARGIN_MS);
+    expect(deadline).toBeLessThanOrEqual(after + 290_000 - WAREHOUSE_MARGIN_MS);
+    warehouseMerge.mockRestore();
   });
 });

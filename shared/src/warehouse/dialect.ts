@@ -122,32 +122,62 @@ export class Dialect {
   }
 
   /**
-   * The merge plan: the newest claimed event per claim and what to do with it (merge-rules `decide`, in SQL).
-   * Evaluated again after the destination MERGE it still marks the same REMOVEs `delete`, which is what lets
-   * Snowflake run the whole merge without temporary tables (their DDL would end the transaction).
+   * The newest row of `table` (by version, then eventId) for each claim of this run, with how many rows the claim
+   * has there (`copies`). Snowflake does not enforce keys, so a manual load or a backfill can leave several rows per
+   * claimId in the destination or the tombstones; joining the plan to them directly would give the MERGE several
+   * source rows per target row (Snowflake: "Duplicate row detected"). Only the claims of this run are read, so a
+   * duplicate is found and repaired when its claim next changes, not by scanning the whole table every run.
+   */
+  #newestPerClaim(table: string): string {
+    return (
+      `SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies FROM ${table} x WHERE claimId IN (SELECT claimId FROM latest) ` +
+      `QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ${this.versionKey('x')} DESC, eventId DESC) = 1`
+    );
+  }
+
+  /**
+   * The merge plan: the newest claimed event per claim and what to do with it (merge-rules `decide`, in SQL), judged
+   * against the newest destination row and tombstone of that claim, and how many rows each holds for it.
+   * Evaluated again after the destination MERGE it still marks the same REMOVEs `delete` and finds the same
+   * tombstones, which is what lets Snowflake run the whole merge without temporary tables (their DDL would end the
+   * transaction). (An upsert turns `stale` then; the tombstone MERGE treats both alike.)
    */
   #plan(runId: string): string {
     return (
       `WITH latest AS (SELECT * FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}' ` +
       `QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ${this.versionKey(TABLES.staging)} DESC, eventId DESC) = 1), ` +
+      `newestTombstone AS (${this.#newestPerClaim(TABLES.tombstones)}), ` +
+      `newestDestination AS (${this.#newestPerClaim(TABLES.destination)}), ` +
       `plan AS (SELECT l.*, ${this.mergeActionCase()} AS mergeAction, ` +
-      `CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists ` +
-      `FROM latest l LEFT JOIN ${TABLES.tombstones} t ON t.claimId = l.claimId LEFT JOIN ${TABLES.destination} d ON d.claimId = l.claimId)`
+      `CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, ` +
+      `COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies ` +
+      `FROM latest l LEFT JOIN newestTombstone t ON t.claimId = l.claimId LEFT JOIN newestDestination d ON d.claimId = l.claimId)`
     );
   }
 
   /**
    * One merge run, in order, to be run in ONE transaction:
    * 0. claim: mark the staged rows present now with this run's id (rows staged later stay unclaimed);
-   * 1. stats: counts for metrics (read before anything changes);
+   * 1. stats: counts for metrics (read before anything changes), `duplicates` among them;
    * 2. MERGE the newest event per claim into the destination (upsert or delete, stale ones skipped);
    * 3. MERGE tombstones for the REMOVEs that won;
    * 4. delete exactly the claimed rows from staging.
+   *
+   * Duplicate keys (several destination rows or tombstones for one claim of this run) are repaired inside the same
+   * two MERGEs, since neither dialect can tell identical rows apart (Snowflake has no rowid): a `clear` source row
+   * matches, and deletes, every copy; a `reinsert` source row, whose join key (`mergeKey`) is NULL, matches nothing
+   * and inserts the one row the claim keeps (the new event, or the newest copy when the event is stale; none for a
+   * REMOVE). Every target row still meets exactly one source row, so the MERGE is deterministic.
    */
   merge(runId: string, nowIso: string): { claim: string; stats: string; apply: string[] } {
     if (!RUN_ID.test(runId)) throw new Error('merge run id must be a UUID');
     const cols = ALL_COLUMNS.map((c) => c.name);
     const plan = this.#plan(runId);
+    const now = this.timestamp(nowIso);
+    const tombstoneCols = ['claimId', 'eventCreationUnixTime', 'sequenceNumber', 'eventId'];
+    const fromAlias = (alias: string, columns: readonly string[]) => columns.map((c) => `${alias}.${c}`).join(', ');
+    // A NULL key matches no row. Not an extra ON predicate: DuckDB's MERGE then leaves its hash join (30x slower).
+    const noKey = `CAST(NULL AS ${this.type('STRING')})`;
     return {
       claim: `UPDATE ${TABLES.staging} SET ${MERGE_RUN_COLUMN} = '${runId}' WHERE ${MERGE_RUN_COLUMN} IS NULL`,
       stats:
@@ -157,16 +187,27 @@ export class Dialect {
         `COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, ` +
         `COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, ` +
         `COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, ` +
-        `COUNT_IF(mergeAction = 'stale') AS stale FROM plan`,
+        `COUNT_IF(mergeAction = 'stale') AS stale, ` +
+        `COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates FROM plan`,
       apply: [
-        `MERGE INTO ${TABLES.destination} USING (${plan} SELECT * FROM plan WHERE mergeAction <> 'stale') s ON ${TABLES.destination}.claimId = s.claimId ` +
+        `MERGE INTO ${TABLES.destination} USING (${plan} ` +
+          `SELECT ${cols.join(', ')}, mergeAction, 'apply' AS mergeRole, claimId AS mergeKey FROM plan WHERE mergeAction <> 'stale' AND destCopies < 2 ` +
+          `UNION ALL SELECT ${cols.join(', ')}, 'delete', 'clear', claimId FROM plan WHERE destCopies > 1 ` +
+          `UNION ALL SELECT ${cols.join(', ')}, 'upsert', 'reinsert', ${noKey} FROM plan WHERE destCopies > 1 AND mergeAction = 'upsert' ` +
+          `UNION ALL SELECT ${fromAlias('d', cols)}, 'upsert', 'reinsert', ${noKey} FROM plan p JOIN newestDestination d ON d.claimId = p.claimId WHERE p.destCopies > 1 AND p.mergeAction = 'stale'` +
+          `) s ON ${TABLES.destination}.claimId = s.mergeKey ` +
           `WHEN MATCHED AND s.mergeAction = 'delete' THEN DELETE ` +
           `WHEN MATCHED THEN UPDATE SET ${cols.map((c) => `${c} = s.${c}`).join(', ')} ` +
           `WHEN NOT MATCHED AND s.mergeAction = 'upsert' THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`,
-        `MERGE INTO ${TABLES.tombstones} USING (${plan} SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId FROM plan WHERE mergeAction = 'delete') s ` +
-          `ON ${TABLES.tombstones}.claimId = s.claimId ` +
-          `WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = ${this.timestamp(nowIso)} ` +
-          `WHEN NOT MATCHED THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, ${this.timestamp(nowIso)})`,
+        `MERGE INTO ${TABLES.tombstones} USING (${plan} ` +
+          `SELECT ${tombstoneCols.join(', ')}, ${now} AS deletedAt, 'apply' AS mergeRole, claimId AS mergeKey FROM plan WHERE mergeAction = 'delete' AND tombstoneCopies < 2 ` +
+          `UNION ALL SELECT ${tombstoneCols.join(', ')}, ${now}, 'clear', claimId FROM plan WHERE tombstoneCopies > 1 ` +
+          `UNION ALL SELECT ${tombstoneCols.join(', ')}, ${now}, 'reinsert', ${noKey} FROM plan WHERE tombstoneCopies > 1 AND mergeAction = 'delete' ` +
+          `UNION ALL SELECT ${fromAlias('t', tombstoneCols)}, t.deletedAt, 'reinsert', ${noKey} FROM plan p JOIN newestTombstone t ON t.claimId = p.claimId WHERE p.tombstoneCopies > 1 AND p.mergeAction <> 'delete'` +
+          `) s ON ${TABLES.tombstones}.claimId = s.mergeKey ` +
+          `WHEN MATCHED AND s.mergeRole = 'clear' THEN DELETE ` +
+          `WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = s.deletedAt ` +
+          `WHEN NOT MATCHED AND s.mergeRole <> 'clear' THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, s.deletedAt)`,
         `DELETE FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}'`,
       ],
     };

@@ -15,6 +15,11 @@ export interface MergeResult {
   readonly tombstonedOnly: number;
   /** Claims whose newest staged event was not newer than the destination or tombstone. */
   readonly stale: number;
+  /**
+   * Extra rows found for the claims of this run: destination rows and tombstones beyond one per claimId (keys are
+   * not enforced in Snowflake; a manual load or backfill can add them). The run repaired them: one row per claim is left.
+   */
+  readonly duplicates: number;
 }
 
 /** What one stage call did. */
@@ -41,6 +46,29 @@ export type ResultRow = Record<string, string | number | boolean | null>;
 /** Test/chaos hook called between the steps of a merge; throwing from it simulates a crash at that point. */
 export type MergeStepHook = (step: 'claimed' | 'planned' | 'applied' | 'deleted') => Promise<void> | void;
 
+/** Bounds on one stage or merge call. */
+export interface CallOptions {
+  /**
+   * Epoch milliseconds by which the call must have answered: committed, or failed with a {@link WarehouseDeadlineError}.
+   * A Lambda passes its remaining time less a margin ({@link invocationDeadline}), so the warehouse, not the Lambda
+   * timeout, ends a call that runs long, and no transaction is left open by a killed invocation. Adapters that hold
+   * no server-side locks across invocations (DuckDB, embedded) may ignore it.
+   */
+  readonly deadline?: number;
+}
+
+/** The part of the Lambda context a deadline is computed from. */
+export interface RemainingTime {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * The deadline for warehouse work in one invocation: now + the invocation's remaining time − `marginMs`. The margin
+ * pays for what follows a timed-out statement (a best-effort ROLLBACK, the logout that ends the transaction) and for
+ * the handler's own reply.
+ */
+export const invocationDeadline = (context: RemainingTime, marginMs: number, now: number = Date.now()): number => now + context.getRemainingTimeInMillis() - marginMs;
+
 /**
  * The warehouse port: what load and merge need, whatever the warehouse. Adapters: DuckDB (embedded) and Snowflake.
  * Every method is safe to call again with the same input (at-least-once delivery).
@@ -49,9 +77,9 @@ export interface Warehouse {
   /** Creates the tables (idempotent). */
   init(): Promise<void>;
   /** Stages a batch into staging and history in one transaction, idempotently by event id. */
-  stage(rows: readonly ClaimRow[]): Promise<StageResult>;
+  stage(rows: readonly ClaimRow[], options?: CallOptions): Promise<StageResult>;
   /** One merge run in one transaction (see `Dialect.merge`). */
-  merge(hook?: MergeStepHook): Promise<MergeResult>;
+  merge(hook?: MergeStepHook, options?: CallOptions): Promise<MergeResult>;
   /** Runs a query and returns its rows. */
   query(sql: string): Promise<ResultRow[]>;
   status(): Promise<WarehouseStatus>;
@@ -71,5 +99,13 @@ export class WarehouseDataError extends WarehouseError {
   override readonly name: string = 'WarehouseDataError';
 }
 
+/**
+ * A call did not answer before its {@link CallOptions.deadline}. An infrastructure failure, so retried (never
+ * quarantined): the adapter rolled back best-effort and dropped the session, whose logout ends any transaction it held.
+ */
+export class WarehouseDeadlineError extends WarehouseError {
+  override readonly name: string = 'WarehouseDeadlineError';
+}
+
 /** Empty merge result. */
-export const NOTHING_MERGED: MergeResult = { runId: '', events: 0, claims: 0, inserted: 0, updated: 0, deleted: 0, tombstonedOnly: 0, stale: 0 };
+export const NOTHING_MERGED: MergeResult = { runId: '', events: 0, claims: 0, inserted: 0, updated: 0, deleted: 0, tombstonedOnly: 0, stale: 0, duplicates: 0 };

@@ -1,5 +1,5 @@
 import type { Binds, Connection, ConnectionOptions, SnowflakeError } from 'snowflake-sdk';
-import { WarehouseDataError, WarehouseError } from './port';
+import { WarehouseDataError, WarehouseDeadlineError, WarehouseError } from './port';
 import { scrubWarehouseMessage } from './scrub';
 
 type SnowflakeSdk = typeof import('snowflake-sdk');
@@ -50,23 +50,69 @@ export const warehouseError = (step: string, error: unknown): WarehouseError => 
   return new Kind(`snowflake ${step} failed${parts.length > 0 ? ` (${parts.join(', ')})` : ''}: ${message}`);
 };
 
+/** How long a logout may take before the session is abandoned (the server then ends it when it expires). */
+export const LOGOUT_GRACE_MS = 2_000;
+
+/** The error for a step that did not answer by `deadline`: says the time ran out, names the step, carries no SQL. */
+export const deadlineError = (step: string, deadline: number): WarehouseDeadlineError =>
+  new WarehouseDeadlineError(`snowflake ${step} failed: time ran out (no answer by the invocation's deadline, ${new Date(deadline).toISOString()}); the session is logged out and not reused`);
+
+/**
+ * Settles with `start()`, or rejects with {@link deadlineError} at `deadline` (then `onTimeout` runs); nothing is
+ * started once the deadline has passed. No deadline: `start()`. The timer is cleared either way.
+ */
+const within = <T>(step: string, deadline: number | undefined, start: () => Promise<T>, onTimeout: () => void): Promise<T> => {
+  if (deadline === undefined) return start();
+  const left = deadline - Date.now();
+  if (left <= 0) return Promise.reject(deadlineError(step, deadline));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(deadlineError(step, deadline));
+    }, left);
+    start().then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+};
+
 /** One Snowflake session: one connection, so one transaction at a time. */
 export class SnowflakeSession {
-  /** Set when a ROLLBACK failed: the session may still hold a transaction and must not be reused (logging out ends it). */
+  /**
+   * Set when a ROLLBACK failed or a statement outlived its deadline: the session may still hold a transaction (and a
+   * statement still running in it), so it must not be reused; logging out ends both.
+   */
   broken = false;
+  /** The session parameters this adapter last set (see `SnowflakeWarehouse`), so they are only sent when they change. */
+  bounds: { readonly statementTimeoutSeconds: number | undefined; readonly lockTimeoutSeconds: number } | undefined;
+  /** The deadline of the call using the session: the default for {@link run}. */
+  deadline: number | undefined;
 
   private constructor(readonly connection: Connection) {}
 
-  /** Logs in (key-pair JWT when the options say so). */
-  static async open(options: ConnectionOptions): Promise<SnowflakeSession> {
+  /**
+   * Logs in (key-pair JWT when the options say so). With a `deadline`, a login that has not answered by then is
+   * abandoned (the connection destroyed) and a {@link WarehouseDeadlineError} thrown.
+   */
+  static async open(options: ConnectionOptions, deadline?: number): Promise<SnowflakeSession> {
     const snowflake = await loadSdk();
     const connection = snowflake.createConnection(options);
+    const session = new SnowflakeSession(connection);
     try {
-      await connection.connectAsync();
+      await within('login', deadline, () => connection.connectAsync(), () => {
+        void session.close();
+      });
     } catch (error) {
       throw warehouseError('login', error);
     }
-    return new SnowflakeSession(connection);
+    return session;
   }
 
   /** False once the driver knows the session is gone (expired, terminated, network lost during login). */
@@ -74,29 +120,52 @@ export class SnowflakeSession {
     return this.connection.isUp();
   }
 
-  /** Runs one statement; `step` names it in errors (never the SQL text or binds). */
-  run(step: string, sqlText: string, binds?: Binds): Promise<StatementResult> {
-    return new Promise((resolve, reject) => {
-      this.connection.execute({
-        sqlText,
-        ...(binds === undefined ? {} : { binds }),
-        // Timestamps and VARIANTs come back as text, the way the DuckDB adapter returns them.
-        fetchAsString: ['Date', 'JSON'],
-        complete: (error, statement, rows) => {
-          if (error) reject(warehouseError(step, error));
-          else resolve({ rows: (rows ?? []) as Array<Record<string, unknown>>, rowsChanged: statement.getNumUpdatedRows() ?? -1, queryId: statement.getQueryId() });
-        },
+  /**
+   * Runs one statement; `step` names it in errors (never the SQL text or binds). With a `deadline`, a statement that
+   * has not answered by then is cancelled (best effort), the session marked {@link broken}, and a
+   * {@link WarehouseDeadlineError} thrown: its late answer, if any, is ignored.
+   */
+  run(step: string, sqlText: string, binds?: Binds, deadline: number | undefined = this.deadline): Promise<StatementResult> {
+    let statement: { cancel(callback?: (error: unknown) => void): void } | undefined;
+    const start = () =>
+      new Promise<StatementResult>((resolve, reject) => {
+        statement = this.connection.execute({
+          sqlText,
+          ...(binds === undefined ? {} : { binds }),
+          // Timestamps and VARIANTs come back as text, the way the DuckDB adapter returns them.
+          fetchAsString: ['Date', 'JSON'],
+          complete: (error, stmt, rows) => {
+            if (error) reject(warehouseError(step, error));
+            else resolve({ rows: (rows ?? []) as Array<Record<string, unknown>>, rowsChanged: stmt.getNumUpdatedRows() ?? -1, queryId: stmt.getQueryId() });
+          },
+        });
       });
+    return within(step, deadline, start, () => {
+      this.broken = true;
+      try {
+        // Frees a lock wait at once; the logout that follows ends the statement anyway if this request is lost.
+        statement?.cancel(() => undefined);
+      } catch {
+        // best effort
+      }
     });
   }
 
-  /** Logs out (Snowflake rolls back a transaction left open). Best effort: the session may already be gone. */
+  /**
+   * Logs out (Snowflake rolls back a transaction left open). Best effort: the session may already be gone, and a
+   * logout that does not answer within {@link LOGOUT_GRACE_MS} is not waited for.
+   */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
-      try {
-        this.connection.destroy(() => resolve());
-      } catch {
+      const timer = setTimeout(resolve, LOGOUT_GRACE_MS);
+      const done = () => {
+        clearTimeout(timer);
         resolve();
+      };
+      try {
+        this.connection.destroy(() => done());
+      } catch {
+        done();
       }
     });
   }
