@@ -116,6 +116,11 @@ const tables = (dialect: Dialect, lines: readonly string[], preamble: readonly s
 const snowflakeMerge = (): string => {
   const m = mergeWith(DIALECTS.snowflake, ':run_id', ':merged_at');
   const body = [
+    `-- Without ${PHI_READER_ROLE} this session reads masked staging values and the MERGE would write them: refuse.`,
+    `SELECT IS_ROLE_IN_SESSION('${PHI_READER_ROLE}') INTO :phi_reader;`,
+    'IF (NOT COALESCE(phi_reader, FALSE)) THEN',
+    '  RAISE phi_masked;',
+    'END IF;',
     'BEGIN TRANSACTION;',
     '-- 0. claim: mark the staged rows present now with this run id (rows staged later stay for the next run)',
     statements([m.claim]),
@@ -146,6 +151,8 @@ const snowflakeMerge = (): string => {
     '  run_id STRING DEFAULT UUID_STRING();',
     '  merged_at TIMESTAMP_NTZ DEFAULT SYSDATE();',
     '  stats RESULTSET;',
+    '  phi_reader BOOLEAN;',
+    `  phi_masked EXCEPTION (-20001, 'merge refused: role ${PHI_READER_ROLE} is not in the session, so the MERGE would write masked values; grant ${PHI_READER_ROLE} to the pipeline role (05-masking.sql)');`,
     'BEGIN',
     ...body.map((l) => l.replace(/^/gm, '  ')),
     'EXCEPTION',

@@ -172,3 +172,16 @@ describe('sql/snowflake/04-views.sql', () => {
     expect(text).not.toMatch(/CREATE OR REPLACE VIEW \w+ AS/);
   });
 });
+
+describe('sql/snowflake/03-merge.sql run by hand', () => {
+  it('refuses to merge, before its transaction, when the role cannot read clear PHI (issue 10 §3)', () => {
+    // Prepare
+    const text = readFileSync(resolve(__dirname, '../../sql/snowflake/03-merge.sql'), 'utf8');
+    // Assess
+    const probe = text.indexOf("SELECT IS_ROLE_IN_SESSION('PHI_READER') INTO :phi_reader;");
+    const raise = text.indexOf('IF (NOT COALESCE(phi_reader, FALSE)) THEN\n    RAISE phi_masked;');
+    expect(probe).toBeGreaterThan(0);
+    expect(raise).toBeGreaterThan(probe);
+    expect(text.indexOf('BEGIN TRANSACTION;')).toBeGreaterThan(raise);
+  });
+});

@@ -25,7 +25,14 @@ DECLARE
   run_id STRING DEFAULT UUID_STRING();
   merged_at TIMESTAMP_NTZ DEFAULT SYSDATE();
   stats RESULTSET;
+  phi_reader BOOLEAN;
+  phi_masked EXCEPTION (-20001, 'merge refused: role PHI_READER is not in the session, so the MERGE would write masked values; grant PHI_READER to the pipeline role (05-masking.sql)');
 BEGIN
+  -- Without PHI_READER this session reads masked staging values and the MERGE would write them: refuse.
+  SELECT IS_ROLE_IN_SESSION('PHI_READER') INTO :phi_reader;
+  IF (NOT COALESCE(phi_reader, FALSE)) THEN
+    RAISE phi_masked;
+  END IF;
   BEGIN TRANSACTION;
   -- 0. claim: mark the staged rows present now with this run id (rows staged later stay for the next run)
   UPDATE openflow_insclaim_cdc_tbl SET mergeRunId = :run_id
