@@ -8,13 +8,19 @@ import type { RunningStack } from '../stack';
 import type { FaultInjector } from './faults';
 import type { ChaosOptions } from './options';
 import type { PrecisionSwitch } from './precision';
-import type { Ledger, PoisonInjector, Source } from './sources';
+import { readStream, type Ledger, type PoisonInjector, type Source } from './sources';
+import { KILL_POINTS, type ChaosStack } from './stack-kill';
 import { checkHistory, checkNewestEvents, checkNoResurrection, checkQuarantine, compareRows, hashDestination, hashItems, hashWireItems, scanTable, type Check } from './verify';
 import type { Workload } from './workload';
 
 /** What the checks look at. */
 export interface CheckContext {
+  /** The stack now (after every restart). */
   stack: RunningStack;
+  /** The run's stacks: counters summed over all of them, and the kills. */
+  stacks: ChaosStack;
+  /** Receives the ledger the checks read (it is read once: reading it counts precisions). */
+  onLedger?: (ledger: Ledger) => void;
   warehouse: Warehouse;
   workload: Workload;
   source: Source;
@@ -27,13 +33,15 @@ export interface CheckContext {
 }
 
 /** Every check of a run, in table order. */
-export async function runChecks({ stack, warehouse, workload, source, poison, injector, quarantine, options, precision }: CheckContext): Promise<Check[]> {
+export async function runChecks({ stack, stacks, onLedger, warehouse, workload, source, poison, injector, quarantine, options, precision }: CheckContext): Promise<Check[]> {
   const checks: Check[] = [];
   const ledger: Ledger = await source.ledger();
+  onLedger?.(ledger);
   const events = workload.counts.INSERT + workload.counts.MODIFY + workload.counts.REMOVE;
+  const killing = options.faults.has('stack-kill');
 
-  // What entered the stream is what the workload did.
-  const captured = stack.counters().capture?.recordsCaptured;
+  // What entered the stream is what the workload did (captured: summed over every stack of the run).
+  const captured = stacks.counters().recordsCaptured;
   checks.push({
     name: options.source === 'dynamodb' ? 'change records captured = events written' : 'change records put = events written',
     expected: `${events} (I ${workload.counts.INSERT} / M ${workload.counts.MODIFY} / R ${workload.counts.REMOVE})`,
@@ -44,7 +52,10 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
       ledger.byEventName.MODIFY === workload.counts.MODIFY &&
       ledger.byEventName.REMOVE === workload.counts.REMOVE &&
       (options.source !== 'dynamodb' || captured === events),
-    ...(options.source === 'dynamodb' ? { details: [`capture counted ${captured}`] } : {}),
+    details: [
+      ...(options.source === 'dynamodb' ? [`capture counted ${captured}`] : []),
+      ...(ledger.duplicates > 0 ? [`${ledger.duplicates} record(s) on the stream twice (same eventID), counted once`] : []),
+    ],
   });
 
   const destination = await hashDestination(warehouse);
@@ -65,7 +76,7 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
   checks.push(await checkNoResurrection(warehouse, destination, ledger));
 
   const entries = quarantine.store.entriesWithPayloads();
-  checks.push(...checkQuarantine(entries, [...poison.injected, ...ledger.quarantined]));
+  checks.push(...checkQuarantine(entries, [...poison.injected, ...ledger.quarantined], ledger.copies));
 
   const depths = await stack.queueDepths();
   checks.push({
@@ -74,9 +85,24 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
     actual: `${depths.load} / ${depths.loadDlq} / ${depths.transformFailure} / ${depths.quarantine}`,
     ok: depths.load === 0 && depths.loadDlq === 0 && depths.transformFailure === 0 && depths.quarantine === 0,
   });
-  const acked = injector.acked.size;
-  const onStream = source.recordsOnStream() + poison.sequenceNumbers.size;
-  checks.push({ name: 'stream records acknowledged by transform', expected: `${onStream}`, actual: `${acked}`, ok: acked === onStream });
+  if (killing) {
+    // Records a restart put again are on the stream twice: count what is there, and every one acknowledged.
+    const ids = new Set<string>();
+    for await (const { shardId, sequenceNumber } of readStream(stack)) ids.add(`${shardId}:${sequenceNumber}`);
+    const done = [...ids].filter((id) => injector.acked.has(id)).length;
+    const strange = [...injector.acked].filter((id) => !ids.has(id));
+    checks.push({
+      name: 'stream records acknowledged by transform',
+      expected: `${ids.size}`,
+      actual: `${done}${strange.length > 0 ? ` (+${strange.length} not on the stream)` : ''}`,
+      ok: done === ids.size && strange.length === 0,
+      details: strange.slice(0, 5).map((id) => `${id} acknowledged but not on the stream`),
+    });
+  } else {
+    const acked = injector.acked.size;
+    const onStream = source.recordsOnStream() + poison.sequenceNumbers.size;
+    checks.push({ name: 'stream records acknowledged by transform', expected: `${onStream}`, actual: `${acked}`, ok: acked === onStream });
+  }
   const injected: Record<string, number> = {
     'kinesis-dup': Math.min(injector.counts.kinesisDupCrashed, injector.counts.kinesisDupReinvoked),
     'transform-partial': injector.counts.transformPartial,
@@ -91,6 +117,7 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
     'exotic-values': Math.min(workload.counts.exotic.inserts, workload.counts.exotic.modifies, workload.counts.exotic.knownAttributes),
     // Both kinds of switched record on the stream: millisecond ones and ones without the precision field.
     'precision-switch': precision ? Math.min(precision.counts.MILLISECOND, precision.counts.none) : 0,
+    'stack-kill': stacks.missed.length === 0 ? stacks.kills.length : 0,
   };
   const enabled = [...options.faults];
   const missed = enabled.filter((f) => !(injected[f]! > 0));
@@ -99,8 +126,20 @@ export async function runChecks({ stack, warehouse, workload, source, poison, in
     expected: `${enabled.length} faults`,
     actual: `${enabled.length - missed.length} injected`,
     ok: missed.length === 0,
-    details: missed.map((f) => `${f} never fired (run too short?${f === 'reorder' ? ' reorder needs --shards 2 or more' : ''})`),
+    details: missed.map(
+      (f) =>
+        `${f} never fired (run too short?${f === 'reorder' ? ' reorder needs --shards 2 or more' : ''}${f === 'stack-kill' ? ` missed: ${stacks.missed.join(', ')}` : ''})`,
+    ),
   });
+  if (killing) {
+    checks.push({
+      name: 'stack killed and restarted at every scripted point',
+      expected: KILL_POINTS.join(', '),
+      actual: stacks.kills.map((k) => k.point).join(', ') || 'none',
+      ok: stacks.missed.length === 0,
+      details: stacks.missed.map((p) => `no kill ${p === 'merge' ? 'inside a merge transaction' : `during the ${p}`}`),
+    });
+  }
   if (options.faults.has('merge-crash')) {
     const { mergeCrashes, mergeCrashesRolledBack } = injector.counts;
     checks.push({

@@ -24,7 +24,9 @@ handlers, with faults injected; then it drains and checks that nothing was lost,
                         and nested values, and 38-digit known numbers, each compared digit for digit;
                         precision-switch: record times switch between microseconds, milliseconds and no
                         precision field mid-stream; poison includes impossible dates, a 20-digit zip,
-                        mislabelled precisions and a malformed number; see docs/chaos.md)
+                        mislabelled precisions and a malformed number; stack-kill: the stack is killed
+                        — nothing flushed or finished — during the writes, inside a merge transaction and
+                        during the drain, and started again on the same state directory; see docs/chaos.md)
   --shards N            Kinesis shards (default ${DEFAULTS.shards})
   --source KIND         dynamodb (default): writes go through DynamoDB and the capture (40–160 writes/s here);
                         direct: the harness keeps the items and puts DynamoDB's exact stream records itself,

@@ -7,6 +7,7 @@
  * most 2), so the retries the deployed settings allow (10 for the stream, 5 receives for the load queue) are never
  * exhausted by the harness itself: a record that still ends in the on-failure queue or the DLQ is a real failure.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -19,6 +20,17 @@ import type { Fault } from './options';
 export class ChaosFault extends Error {
   override readonly name = 'ChaosFault';
 }
+
+/**
+ * The process an invocation ran in was killed (`stack-kill`): whatever it still does is a dead process's and must not
+ * be seen — no acknowledgement, no new warehouse statement, an open merge transaction rolled back.
+ */
+export class ChaosKilledError extends Error {
+  override readonly name = 'ChaosKilledError';
+}
+
+/** A merge step the `stack-kill` fault may kill the stack at (the real merges only; see ChaosStack). */
+export type MergeKillHook = (step: string) => Promise<void>;
 
 /** How often each fault fires, per invocation of the function it targets. */
 const RATES = {
@@ -99,6 +111,11 @@ export class FaultInjector {
   #stack: RunningStack | undefined;
   #warehouse: Promise<Warehouse> | undefined;
   #deliver: ((data: Buffer, partitionKey: string) => Buffer) | undefined;
+  /** Which stack (process, as far as the handlers are concerned) is alive; bumped by `kill`. */
+  #epoch = 0;
+  /** The epoch each invocation started in, visible to the warehouse calls it makes. */
+  readonly #invocation = new AsyncLocalStorage<number>();
+  #mergeKill: MergeKillHook | undefined;
 
   constructor(
     readonly faults: ReadonlySet<Fault>,
@@ -125,7 +142,45 @@ export class FaultInjector {
 
   /** The wrappers to pass to startStack. */
   handlers(): Pick<StackHandlers, 'transform' | 'load' | 'merge'> {
-    return { transform: (e, c) => this.#transform(e, c), load: (e, c) => this.#load(e, c), merge: (e, c) => this.#merge(e, c) };
+    return {
+      transform: (e, c) => this.#invoke(() => this.#transform(e, c)),
+      load: (e, c) => this.#invoke(() => this.#load(e, c)),
+      merge: (e, c) => this.#invoke(() => this.#merge(e, c)),
+    };
+  }
+
+  /**
+   * The stack was killed (`stack-kill`): every invocation running now belongs to a dead process. None of them
+   * acknowledges anything or starts a warehouse statement from now on, and an open merge rolls back at its next step.
+   */
+  kill(): void {
+    this.#epoch += 1;
+  }
+
+  /** Invocations in progress per stage (what a kill cuts). */
+  inFlight(): { transform: number; load: number; merge: number } {
+    const n = (key: keyof FaultCounts['busyMs']) => this.#occupancy.get(key)?.active ?? 0;
+    return { transform: n('transform'), load: n('load'), merge: n('merge') };
+  }
+
+  /** Called at every step of every merge the merge handler runs (not the merge-crash fault's own merges). */
+  onMergeStep(hook: MergeKillHook | undefined): void {
+    this.#mergeKill = hook;
+  }
+
+  /** Throws when the calling invocation's stack has been killed. */
+  #alive(): void {
+    const epoch = this.#invocation.getStore();
+    if (epoch !== undefined && epoch !== this.#epoch) throw new ChaosKilledError('the stack this invocation ran in was killed');
+  }
+
+  #invoke<R>(fn: () => Promise<R>): Promise<R> {
+    const epoch = this.#epoch;
+    return this.#invocation.run(epoch, async () => {
+      const result = await fn();
+      this.#alive();
+      return result;
+    });
   }
 
   /**
@@ -162,8 +217,22 @@ export class FaultInjector {
   warehouse(): Promise<Warehouse> {
     return (this.#warehouse ??= import('@claims-cdc/shared/warehouse/from-env').then((m) => {
       const warehouse = m.warehouseFromEnv();
-      warehouse.stage = this.#timed('warehouseStage', warehouse.stage.bind(warehouse));
-      warehouse.merge = this.#timed('warehouseMerge', warehouse.merge.bind(warehouse));
+      const stage = warehouse.stage.bind(warehouse);
+      const merge = warehouse.merge.bind(warehouse);
+      // A dead stack's invocation starts no statement; its open merge rolls back at the next step.
+      warehouse.stage = this.#timed('warehouseStage', (...args: Parameters<Warehouse['stage']>) => {
+        this.#alive();
+        return stage(...args);
+      });
+      warehouse.merge = this.#timed('warehouseMerge', (hook?: Parameters<Warehouse['merge']>[0], options?: Parameters<Warehouse['merge']>[1]) => {
+        this.#alive();
+        return merge(async (step) => {
+          this.#alive();
+          if (!hook && this.#mergeKill) await this.#mergeKill(step);
+          this.#alive();
+          await hook?.(step);
+        }, options);
+      });
       return warehouse;
     }));
   }
@@ -229,6 +298,7 @@ export class FaultInjector {
 
   /** Records what the poller will checkpoint for this reply: everything before the first failed record. */
   #ack(event: KinesisStreamEvent, reply: KinesisStreamBatchResponse): KinesisStreamBatchResponse {
+    this.#alive();
     const records = event.Records;
     let upTo = records.length;
     for (const failure of reply.batchItemFailures) {
@@ -270,12 +340,25 @@ export class FaultInjector {
     if (this.#stack && this.#on('sqs-dup', RATES.sqsResend, 'sqs-dup:resend')) {
       // A producer retry: one body sent again as a new message (new message id, same rows).
       const victim = records[this.#rng.int(0, records.length - 1)]!;
-      await this.#stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: this.#stack.resources.queues.load.url, MessageBody: victim.body }));
+      try {
+        this.#alive();
+        await this.#stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: this.#stack.resources.queues.load.url, MessageBody: victim.body }));
+      } catch (error) {
+        // Cut by a stack kill before it was sent: it still owes its first firing.
+        if (this.counts.sqsResent === 0) this.#fired.delete('sqs-dup:resend');
+        throw error;
+      }
       this.counts.sqsResent += 1;
       return call();
     }
     if (this.#on('load-crash', RATES.loadCrash)) {
-      await call();
+      try {
+        await call();
+        this.#alive();
+      } catch (error) {
+        if (this.counts.loadCrashes === 0) this.#fired.delete('load-crash');
+        throw error;
+      }
       this.counts.loadCrashes += 1;
       throw new ChaosFault('load crashed after its warehouse commit, before acknowledging');
     }
@@ -331,9 +414,12 @@ export class FaultInjector {
       if (!(error instanceof ChaosFault)) throw error;
     }
     if (!fired) return undefined;
+    // Killed meanwhile (stack-kill): the dead process's merge rolled back with it; nothing to count or compare.
+    this.#alive();
+    const after = await fingerprint(warehouse);
+    this.#alive();
     this.counts.mergeCrashes += 1;
     this.counts.mergeCrashSteps[step] = (this.counts.mergeCrashSteps[step] ?? 0) + 1;
-    const after = await fingerprint(warehouse);
     const problems: string[] = [];
     if (after.destination !== before.destination) problems.push('destination changed');
     if (after.tombstones !== before.tombstones) problems.push('tombstones changed');

@@ -14,6 +14,7 @@ export const FAULTS = [
   'oversized-remove',
   'exotic-values',
   'precision-switch',
+  'stack-kill',
 ] as const;
 
 export type Fault = (typeof FAULTS)[number];

@@ -56,6 +56,18 @@ export function formatReport(report: ChaosReport): string {
             ? `records in µs ${f.precision.MICROSECOND} · ms ${f.precision.MILLISECOND} · no precision field ${f.precision.none}; ${f.precision.switches} switches, ${f.precision.sameMillisecondSwitches} within one millisecond of one claim${o.source === 'dynamodb' ? ' (applied as the transform receives the capture\'s records)' : ''}`
             : '-',
         ],
+        [
+          'stack-kill',
+          `${f.kills.length} kill(s), each restarted on the same state directory` +
+            f.kills
+              .map(
+                (k) =>
+                  ` · ${k.point} (${k.at}): cut ${k.inFlight.transform}/${k.inFlight.load}/${k.inFlight.merge} transform/load/merge invocation(s)` +
+                  `${o.source === 'dynamodb' ? `, ${k.writesInFlight} write(s)` : ''}; capture replayed ${k.recovered.records} record(s), settled ${k.recovered.changes} open write(s); up in ${Math.round(k.restartMs / 100) / 10} s`,
+              )
+              .join('') +
+            (f.kills.length > 0 ? ` · ${f.streamDuplicates} record(s) on the stream twice` : ''),
+        ],
       ].filter(([name]) => o.faults.includes(name as never)),
     ),
   );

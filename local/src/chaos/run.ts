@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import { attachQuarantine, type AttachedQuarantine } from '../quarantine';
-import { loadStackConfig, startStack, type RunningStack, type StackConfigOverrides } from '../stack';
+import { loadStackConfig, type StackConfigOverrides, type StartStackOptions } from '../stack';
 import { drain } from './drain';
 import { FaultInjector, type FaultCounts } from './faults';
 import { FAULTS, type ChaosOptions } from './options';
 import { runChecks } from './checks';
 import { PrecisionSwitch, type PrecisionCounts } from './precision';
-import { DirectSource, DynamoDbSource, PoisonInjector, type Source } from './sources';
+import { DirectSource, DynamoDbSource, PoisonInjector, readStream, type Source } from './sources';
+import { ChaosStack, type KillRecord } from './stack-kill';
 import type { Check } from './verify';
 import { Workload, type WorkloadCounts } from './workload';
 
@@ -23,7 +23,16 @@ export interface ChaosReport {
   readonly options: Omit<ChaosOptions, 'faults'> & { faults: string[] };
   readonly checks: Check[];
   readonly workload: WorkloadCounts;
-  readonly faults: FaultCounts & { poisonInjected: number; quarantineDeliveries: number; finalMergeAttempts: number; precision?: PrecisionCounts };
+  readonly faults: FaultCounts & {
+    poisonInjected: number;
+    quarantineDeliveries: number;
+    finalMergeAttempts: number;
+    precision?: PrecisionCounts;
+    /** stack-kill: each kill and restart. */
+    kills: KillRecord[];
+    /** stack-kill: change records on the stream twice (put again by a restarted capture or producer). */
+    streamDuplicates: number;
+  };
   readonly figures: {
     /** Start of the workload to the end of the final merge. */
     pipelineSeconds: number;
@@ -70,8 +79,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
   if (precision && options.source === 'dynamodb') injector.deliverRecordsAs((data, partitionKey) => precision.deliver(data, partitionKey));
   const checks: Check[] = [];
   let error: string | undefined;
-  let stack: RunningStack | undefined;
-  let quarantine: AttachedQuarantine | undefined;
+  let chaos: ChaosStack | undefined;
   let source: Source | undefined;
   let poison: PoisonInjector | undefined;
   let warehouse: Warehouse | undefined;
@@ -80,34 +88,36 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
   const marks = { workloadStart: 0, workloadEnd: 0, drainEnd: 0, verifyEnd: 0 };
   let figures: Partial<ChaosReport['figures']> = {};
   let quarantineDeliveries = 0;
+  let streamDuplicates = 0;
+  const killing = options.faults.has('stack-kill');
 
   try {
-    stack = await startStack({
+    const startOptions: StartStackOptions = {
       stateDir,
-      // The checks compare what this run wrote with what arrived: never resume an earlier run's state.
+      // The checks compare what this run wrote with what arrived: never resume an earlier run's state. (A stack-kill
+      // restart resumes this run's own state: ChaosStack starts it with fresh: false.)
       fresh: true,
+      persist: true,
       shardCount: options.shards,
       handlers: injector.handlers(),
       disable: ['api'],
       config: overrides,
       env: handlerEnvironment(),
-    });
-    injector.attach(stack);
-    quarantine = attachQuarantine(stack);
+    };
+    const stacks = (chaos = await ChaosStack.start(startOptions, injector, () => injector.warehouse(), killing));
     warehouse = await injector.warehouse();
-    const running = stack;
-    const injected = (poison = new PoisonInjector(running));
-    source =
-      options.source === 'direct'
-        ? new DirectSource(running, 20_000, (emitted) => emitted + injected.sequenceNumbers.size - injector.acked.size, precision)
-        : new DynamoDbSource(running, options.writers, () => injected.sequenceNumbers, precision);
+    const injected = (poison = new PoisonInjector(stacks));
+    const dynamoSource = options.source === 'dynamodb' ? new DynamoDbSource(stacks, options.writers, () => injected.sequenceNumbers, precision) : undefined;
+    source = dynamoSource ?? new DirectSource(stacks, 20_000, (emitted) => emitted + injected.sequenceNumbers.size - injector.acked.size, precision, killing);
+    if (dynamoSource) stacks.writesInFlight = () => dynamoSource.sending;
     const onStream = () => (source as Source).recordsOnStream() + injected.sequenceNumbers.size;
 
     let written = 0;
     if (options.progressMs > 0) {
       timer = setInterval(() => {
         void (async () => {
-          const status = await warehouse!.status().catch(() => undefined);
+          // Never while a kill closes and reopens the warehouse (a kill waits for it; DuckDB must not close mid-query).
+          const status = stacks.restarting ? undefined : await stacks.guard(() => warehouse!.status()).catch(() => undefined);
           progress(
             `[chaos ${seconds(Date.now() - started)}s] written ${written}/${options.events} · on stream ${onStream()} · transformed ${injector.acked.size}` +
               (status ? ` · history ${status.history} · staged ${status.staged} · destination ${status.destination}` : ''),
@@ -123,40 +133,78 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
       else {
         await source.apply(op);
         written += 1;
+        if (killing) await stacks.afterWrite(written, options.events);
       }
     }
     await source.finish();
     marks.workloadEnd = Date.now();
 
+    // With stack-kill, records a restart put again are on the stream twice: "every record acknowledged" is read
+    // from the stream itself once the cheap count says so.
+    const streamAcknowledged = async () => {
+      for await (const { shardId, sequenceNumber } of readStream(await stacks.ready())) if (!injector.acked.has(`${shardId}:${sequenceNumber}`)) return false;
+      return true;
+    };
     try {
-      finalMergeAttempts = (await drain({ stack: running, injector, warehouse, onStream, stallTimeoutMs: options.stallTimeoutMs })).finalMergeAttempts;
+      finalMergeAttempts = (
+        await drain({
+          stack: () => stacks.stack,
+          ready: () => stacks.ready(),
+          epoch: () => stacks.epoch,
+          injector,
+          warehouse,
+          warehouseCall: (fn) => stacks.guard(fn),
+          onStream,
+          ...(killing ? { streamAcknowledged, duringDrain: (acked: number, total: number) => stacks.duringDrain(acked, total) } : {}),
+          stallTimeoutMs: options.stallTimeoutMs,
+        })
+      ).finalMergeAttempts;
       checks.push({ name: 'drained (stream consumed, queues empty, final merge)', expected: 'drained', actual: 'drained', ok: true });
     } catch (e) {
       checks.push({ name: 'drained (stream consumed, queues empty, final merge)', expected: 'drained', actual: 'stalled', ok: false, details: [(e as Error).message] });
     }
     marks.drainEnd = Date.now();
+    // The checks run on a stack that stays up.
+    stacks.disarm();
+    const running = await stacks.ready();
 
-    checks.push(...(await runChecks({ stack: running, warehouse, workload, source, poison: injected, injector, quarantine, options, ...(precision ? { precision } : {}) })));
-    quarantineDeliveries = quarantine.store.list().reduce((n, e) => n + e.deliveries, 0);
+    checks.push(
+      ...(await runChecks({
+        stack: running,
+        stacks,
+        onLedger: (ledger) => (streamDuplicates = ledger.duplicates),
+        warehouse,
+        workload,
+        source,
+        poison: injected,
+        injector,
+        quarantine: stacks.quarantine,
+        options,
+        ...(precision ? { precision } : {}),
+      })),
+    );
+    quarantineDeliveries = stacks.quarantine.store.list().reduce((n, e) => n + e.deliveries, 0);
     const status = await warehouse.status();
-    const counters = running.counters();
+    const counters = stacks.counters();
     figures = {
       history: status.history,
       destination: status.destination,
       tombstones: status.tombstones,
-      transformInvocations: counters.transform?.invocations ?? 0,
-      loadInvocations: counters.load?.invocations ?? 0,
-      mergeInvocations: counters.merge?.invocations ?? 0,
-      mergeFailures: counters.merge?.failures ?? 0,
+      transformInvocations: counters.transform.invocations,
+      loadInvocations: counters.load.invocations,
+      mergeInvocations: counters.merge.invocations,
+      mergeFailures: counters.merge.failures,
     };
     marks.verifyEnd = Date.now();
   } catch (e) {
     error = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
   } finally {
     if (timer) clearInterval(timer);
-    await quarantine?.stop().catch(() => undefined);
+    chaos?.disarm();
+    await chaos?.ready().catch(() => undefined);
+    await chaos?.quarantine.stop().catch(() => undefined);
     await source?.close().catch(() => undefined);
-    await stack?.stop().catch((e: Error) => {
+    await chaos?.stack.stop().catch((e: Error) => {
       error ??= `stack stop: ${e.message}`;
     });
     // The process's warehouse (shared with the handlers) holds the DuckDB file open until closed.
@@ -172,7 +220,15 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
     options: { ...options, faults: FAULTS.filter((f) => options.faults.has(f)) },
     checks,
     workload: workload.counts,
-    faults: { ...injector.counts, poisonInjected: poison?.injected.length ?? 0, quarantineDeliveries, finalMergeAttempts, ...(precision ? { precision: precision.counts } : {}) },
+    faults: {
+      ...injector.counts,
+      poisonInjected: poison?.injected.length ?? 0,
+      quarantineDeliveries,
+      finalMergeAttempts,
+      ...(precision ? { precision: precision.counts } : {}),
+      kills: chaos?.kills ?? [],
+      streamDuplicates,
+    },
     figures: {
       pipelineSeconds: seconds(pipelineMs),
       workloadSeconds: seconds(marks.workloadEnd - marks.workloadStart),

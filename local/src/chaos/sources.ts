@@ -35,6 +35,10 @@ export interface Ledger {
   removeEventIds: Map<string, string>;
   /** Per claim, its newest change that is not quarantined: the event the destination row must carry. */
   newest: Map<string, NewestEvent>;
+  /** Change records on the stream more than once (same eventID; after a `stack-kill` restart). */
+  duplicates: number;
+  /** Payloads on the stream more than once → how many times (each copy that is quarantined is its own entry). */
+  copies: Map<string, number>;
 }
 
 /** The event columns a destination row must hold. */
@@ -45,6 +49,8 @@ export interface NewestEvent {
   micros: string;
   /** Kinesis sequence number, when the ledger read it from the stream. */
   sequenceNumber?: string;
+  /** Every copy's sequence number when the record is on the stream more than once (any may be the one merged). */
+  sequenceNumbers?: string[];
 }
 
 const emptyLedger = (): Ledger => ({
@@ -54,6 +60,8 @@ const emptyLedger = (): Ledger => ({
   quarantined: [],
   removeEventIds: new Map(),
   newest: new Map(),
+  duplicates: 0,
+  copies: new Map(),
 });
 
 /** A source of change events. */
@@ -70,17 +78,36 @@ export interface Source {
   close(): Promise<void>;
 }
 
+/**
+ * The run's stack as sources see it: the one now, and, with `stack-kill`, a new one after every restart (see
+ * stack-kill.ts). An operation that saw `epoch` change during its call may have been cut by a kill.
+ */
+export interface StackRef {
+  readonly stack: RunningStack;
+  readonly epoch: number;
+  readonly restarting: boolean;
+  ready(): Promise<RunningStack>;
+  guard<T>(fn: (stack: RunningStack) => Promise<T>): Promise<T>;
+  onRestart(listener: (stack: RunningStack) => void): void;
+  counters(): { recordsCaptured: number };
+}
+
+/** A kill cut a write this many times in a row: give up (the stack is not coming back). */
+const MAX_CUT_ATTEMPTS = 5;
+
 const partitionKeyOf = (tableName: string, record: DynamoDBKinesisRecord): string => partitionKeyFor(`${tableName}\u0000${canonicalKey(record.dynamodb.Keys)}`);
 
 /** Writes through DynamoDB (the capture proxy), `writers` at a time, in order per claim. */
 export class DynamoDbSource implements Source {
   #inFlight = 0;
+  /** Requests on the wire now (a kill cuts them). */
+  #sending = 0;
   readonly #waiters: (() => void)[] = [];
   readonly #tails = new Map<string, Promise<void>>();
   #error: unknown;
 
   constructor(
-    private readonly stack: RunningStack,
+    private readonly ref: StackRef,
     private readonly writers: number,
     private readonly poisonSequenceNumbers: () => ReadonlySet<string>,
     /** With `precision-switch`: how the transform receives the capture's records (the ledger must expect the same). */
@@ -105,10 +132,41 @@ export class DynamoDbSource implements Source {
     this.#tails.set(op.claimId, tail);
   }
 
+  /** Writes in flight on the wire. */
+  get sending(): number {
+    return this.#sending;
+  }
+
+  /**
+   * One write, as an application does it: a write cut by a stack kill (`stack-kill`) may or may not have been applied,
+   * so it is sent again to the restarted stack. Sent again, an INSERT or REMOVE whose first attempt was applied fails
+   * its condition (the item is already there / already gone), which means it is done; a MODIFY writes the same item
+   * again, which changes nothing and so emits no stream record.
+   */
   async #write(op: ChangeOp): Promise<void> {
-    const TableName = this.stack.resources.table.name;
+    for (let attempt = 1; ; attempt += 1) {
+      const stack = await this.ref.ready();
+      const epoch = this.ref.epoch;
+      this.#sending += 1;
+      try {
+        await this.#send(stack, op);
+        return;
+      } catch (error) {
+        const cut = this.ref.epoch !== epoch || this.ref.restarting;
+        if (!cut || attempt >= MAX_CUT_ATTEMPTS) {
+          if (attempt > 1 && (op.kind === 'INSERT' || op.kind === 'REMOVE') && (error as Error).name === 'ConditionalCheckFailedException') return;
+          throw error;
+        }
+      } finally {
+        this.#sending -= 1;
+      }
+    }
+  }
+
+  async #send(stack: RunningStack, op: ChangeOp): Promise<void> {
+    const TableName = stack.resources.table.name;
     const Key = marshall({ claim_id: op.claimId });
-    const client = this.stack.clients.dynamodb;
+    const client = stack.clients.dynamodb;
     if (op.kind === 'INSERT') {
       await client.send(new PutItemCommand({ TableName, Item: marshall(op.after), ConditionExpression: 'attribute_not_exists(claim_id)' }));
     } else if (op.kind === 'MODIFY' && op.statusUpdate) {
@@ -131,11 +189,20 @@ export class DynamoDbSource implements Source {
   async finish(): Promise<void> {
     while (this.#tails.size > 0) await Promise.all([...this.#tails.values()]);
     if (this.#error) throw this.#error;
-    await this.stack.flushCapture();
+    for (;;) {
+      const stack = await this.ref.ready();
+      const epoch = this.ref.epoch;
+      try {
+        await stack.flushCapture();
+        return;
+      } catch (error) {
+        if (this.ref.epoch === epoch && !this.ref.restarting) throw error;
+      }
+    }
   }
 
   recordsOnStream(): number {
-    return this.stack.counters().capture?.recordsCaptured ?? 0;
+    return this.ref.counters().recordsCaptured;
   }
 
   /**
@@ -145,11 +212,25 @@ export class DynamoDbSource implements Source {
   async ledger(): Promise<Ledger> {
     const ledger = emptyLedger();
     const poison = this.poisonSequenceNumbers();
-    for await (const { sequenceNumber, partitionKey, data: written } of readStream(this.stack)) {
+    /** DynamoDB eventID → its copies' payloads and sequence numbers (a restarted capture puts again what it was not sure landed). */
+    const seen = new Map<string, string[]>();
+    for await (const { sequenceNumber, partitionKey, data: written } of readStream(await this.ref.ready())) {
       if (poison.has(sequenceNumber)) continue;
       const data = this.precision ? this.precision.deliver(written, partitionKey) : written;
       const record = JSON.parse(data.toString('utf8')) as DynamoDBKinesisRecord;
       const claimId = String(record.dynamodb.Keys.claim_id?.S);
+      const copies = seen.get(record.eventID);
+      if (copies) {
+        // The same change record again (same eventID and bytes): one change, delivered twice.
+        copies.push(sequenceNumber);
+        ledger.duplicates += 1;
+        const payload = data.toString('base64');
+        ledger.copies.set(payload, (ledger.copies.get(payload) ?? 1) + 1);
+        const newest = ledger.newest.get(claimId);
+        if (newest?.eventId === record.eventID) newest.sequenceNumbers = [...copies];
+        continue;
+      }
+      seen.set(record.eventID, [sequenceNumber]);
       const micros = (JSON.parse(written.toString('utf8')) as DynamoDBKinesisRecord).dynamodb.ApproximateCreationDateTime;
       this.precision?.count(claimId, micros, precisionOf(record));
       addToLedger(ledger, record, claimId, data, sequenceNumber);
@@ -187,17 +268,22 @@ export class DirectSource implements Source {
   #emitted = 0;
 
   constructor(
-    private readonly stack: RunningStack,
+    private readonly ref: StackRef,
     private readonly maxLag: number,
     private readonly lag: (emitted: number) => number,
     /** With `precision-switch`: the precision each record is written in. */
     private readonly precision?: PrecisionSwitch,
+    /** With `stack-kill`: a put cut by a kill may land twice; the ledger then counts the copies on the stream. */
+    private readonly countCopies = false,
   ) {
-    this.#outbox = new KinesisOutbox(stack.clients.kinesis);
+    // The harness plays DynamoDB's streaming destination, which is not part of the stack: its queue outlives a kill
+    // and puts to the restarted stream (a put cut by the kill is sent again, and may land twice).
+    this.#outbox = new KinesisOutbox(ref.stack.clients.kinesis);
+    ref.onRestart((stack) => this.#outbox.useClient(stack.clients.kinesis));
   }
 
   async apply(op: ChangeOp): Promise<void> {
-    const tableName = this.stack.resources.table.name;
+    const tableName = this.ref.stack.resources.table.name;
     const keys = { claim_id: op.claimId };
     const micros = this.#clock.next();
     const precision = this.precision?.next() ?? 'MICROSECOND';
@@ -214,7 +300,7 @@ export class DirectSource implements Source {
     // DynamoDB's own size accounting, as the capture reports it.
     record.dynamodb.SizeBytes = itemSizeBytes(record.dynamodb.Keys) + itemSizeBytes(record.dynamodb.NewImage) + itemSizeBytes(record.dynamodb.OldImage);
     const data = Buffer.from(JSON.stringify(record));
-    this.#outbox.enqueue({ streamName: this.stack.resources.stream.name, partitionKey: partitionKeyOf(tableName, record), data });
+    this.#outbox.enqueue({ streamName: this.ref.stack.resources.stream.name, partitionKey: partitionKeyOf(tableName, record), data });
     addToLedger(this.#ledger, record, op.claimId, data);
     this.#emitted += 1;
     if (this.#outbox.stats.pending >= 1_000) await this.#outbox.flush();
@@ -230,6 +316,20 @@ export class DirectSource implements Source {
   }
 
   async ledger(): Promise<Ledger> {
+    if (this.countCopies) {
+      const seen = new Map<string, number>();
+      for await (const { data } of readStream(await this.ref.ready())) {
+        const payload = data.toString('base64');
+        seen.set(payload, (seen.get(payload) ?? 0) + 1);
+      }
+      this.#ledger.copies.clear();
+      this.#ledger.duplicates = 0;
+      for (const [payload, n] of seen) {
+        if (n < 2) continue;
+        this.#ledger.copies.set(payload, n);
+        this.#ledger.duplicates += n - 1;
+      }
+    }
     return this.#ledger;
   }
 
@@ -244,13 +344,18 @@ export class PoisonInjector {
   readonly injected: { reason: string; payload: string; what: string }[] = [];
   readonly #clock = new MonotonicMicros();
 
-  constructor(private readonly stack: RunningStack) {}
+  constructor(private readonly ref: StackRef) {}
 
+  /** Never across a stack kill (its sequence number must be known exactly): a kill waits for it. */
   async put(op: PoisonOp): Promise<void> {
-    const data = poisonBytes(op.poison, op.claim, this.stack.resources.table.name, this.#clock.next());
-    const reply = await this.stack.clients.kinesis.send(
-      new PutRecordCommand({ StreamName: this.stack.resources.stream.name, PartitionKey: randomBytes(16).toString('hex').toUpperCase(), Data: data }),
-    );
+    const reply = await this.ref.guard(async (stack) => {
+      const data = poisonBytes(op.poison, op.claim, stack.resources.table.name, this.#clock.next());
+      const out = await stack.clients.kinesis.send(
+        new PutRecordCommand({ StreamName: stack.resources.stream.name, PartitionKey: randomBytes(16).toString('hex').toUpperCase(), Data: data }),
+      );
+      return { ...out, data };
+    });
+    const data = reply.data;
     this.sequenceNumbers.add(reply.SequenceNumber!);
     this.injected.push({ reason: POISON_KINDS[op.poison], payload: data.toString('base64'), what: `poison: ${op.poison}` });
   }

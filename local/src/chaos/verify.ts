@@ -173,7 +173,7 @@ export async function checkNewestEvents(warehouse: Warehouse, ledger: Ledger): P
       want.eventId !== row.eventId && 'eventId',
       want.eventName !== row.eventName && 'eventName',
       want.micros !== row.eventCreationUnixTime && 'eventCreationUnixTime',
-      want.sequenceNumber !== undefined && want.sequenceNumber !== row.sequenceNumber && 'sequenceNumber',
+      want.sequenceNumber !== undefined && !(want.sequenceNumbers ?? [want.sequenceNumber]).includes(String(row.sequenceNumber)) && 'sequenceNumber',
     ].filter(Boolean);
     if (columns.length > 0) wrong.push(`${String(row.claimId)} differs in ${columns.join(', ')} (newest event ${want.eventId})`);
   }
@@ -200,12 +200,21 @@ export async function checkNoResurrection(warehouse: Warehouse, destination: Rea
   };
 }
 
-/** Quarantine holds exactly the poison and oversized inputs, each with its reason and its exact raw payload. */
-export function checkQuarantine(entries: readonly QuarantineEntryWithPayload[], expected: Ledger['quarantined']): Check[] {
+/**
+ * Quarantine holds exactly the poison and oversized inputs, each with its reason and its exact raw payload. A
+ * payload on the stream `copies` times (a record put again after a `stack-kill` restart: same bytes, another
+ * sequence number) is one input per copy, and so one entry per copy.
+ */
+export function checkQuarantine(
+  entries: readonly QuarantineEntryWithPayload[],
+  listed: Ledger['quarantined'],
+  copies: ReadonlyMap<string, number> = new Map(),
+): Check[] {
+  const expected = listed.flatMap((e) => Array.from({ length: copies.get(e.payload) ?? 1 }, () => e));
   const count = (list: readonly { reason: string }[], reason: string) => list.filter((e) => e.reason === reason).length;
   const reasons = [...new Set([...expected.map((e) => e.reason), ...entries.map((e) => e.reason)])].sort();
-  const wanted = new Map<string, { reason: string; what: string; matched: boolean }>();
-  for (const e of expected) wanted.set(e.payload, { reason: e.reason, what: e.what, matched: false });
+  const wanted = new Map<string, { reason: string; what: string; matched: boolean; left: number }>();
+  for (const e of listed) wanted.set(e.payload, { reason: e.reason, what: e.what, matched: false, left: copies.get(e.payload) ?? 1 });
   const problems: string[] = [];
   for (const entry of entries) {
     if (!entry.reason) problems.push(`${entry.id} has no reason`);
@@ -215,9 +224,12 @@ export function checkQuarantine(entries: readonly QuarantineEntryWithPayload[], 
     }
     const match = wanted.get(entry.payload);
     if (!match) problems.push(`${entry.id} (${entry.reason}) is not an input the harness expected to be quarantined`);
-    else if (match.matched) problems.push(`${entry.id} (${entry.reason}) is a second entry for one input`);
+    else if (match.left === 0) problems.push(`${entry.id} (${entry.reason}) is a second entry for one input`);
     else if (match.reason !== entry.reason) problems.push(`${entry.id}: ${match.what} quarantined as ${entry.reason}, expected ${match.reason}`);
-    else match.matched = true;
+    else {
+      match.left -= 1;
+      match.matched = match.left === 0;
+    }
   }
   for (const w of wanted.values()) if (!w.matched) problems.push(`${w.what} (${w.reason}) is not in quarantine`);
   const deliveries = entries.reduce((n, e) => n + e.deliveries, 0);

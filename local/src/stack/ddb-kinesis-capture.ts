@@ -74,6 +74,12 @@ export interface DdbKinesisCapture {
    * closes; rejects (after closing) when a pending change could not be emitted.
    */
   stop(): Promise<void>;
+  /**
+   * Dies as a killed process would: connections are cut, nothing is flushed, emitted or acknowledged any more, and
+   * the journal is closed as it is (a restart on it replays what was open). Resolves once the requests that were in
+   * progress have given up (they fail: the emulator behind them is being killed too), so none reaches a later stack.
+   */
+  kill(): Promise<void>;
 }
 
 const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
@@ -113,6 +119,7 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
   );
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  let killed = false;
 
   const forward = (req: http.IncomingMessage, body: Buffer) => {
     const headers: http.OutgoingHttpHeaders = {};
@@ -166,6 +173,7 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
 
   /** Emits the change of one item (none when it did not change) and closes its intent in the journal. */
   const emit = (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined, intentId: number | undefined) => {
+    if (killed) throw new Error('the capture was killed');
     const intents = intentId === undefined ? [] : [intentId];
     if (sameItem(oldImage, newImage)) {
       if (intents.length > 0) journal?.commit(intents, []);
@@ -210,17 +218,21 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
     locks.withKeys(
       targets.map((t) => t.lockKey),
       async (): Promise<RawReply> => {
+        if (killed) throw new Error('the capture was killed');
         const before = await Promise.all(targets.map((t) => wire.getItem(t.table, t.key)));
+        if (killed) throw new Error('the capture was killed');
         targets.forEach((t, i) => pending.settle(t, before[i]));
         const intents = journal?.begin(targets.map((target, i) => ({ target, oldImage: before[i] })));
         let reply: RawReply;
         try {
+          if (killed) throw new Error('the capture was killed');
           reply = await forward(req, body);
         } catch (error) {
           // No answer from the emulator: the write may have been applied. Its change is settled by a later read.
           targets.forEach((t, i) => pending.add(t, before[i], intents?.[i]));
           throw error;
         }
+        if (killed) throw new Error('the capture was killed');
         if (reply.statusCode !== 200) {
           if (intents) journal!.commit(intents, []);
           return reply;
@@ -314,6 +326,19 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
         wire.close();
       }
       if (unsettled) throw unsettled;
+    },
+    async kill() {
+      killed = true;
+      outbox.abandon();
+      journal?.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      forwardAgent.destroy();
+      wire.close();
+      void pending.stopRetrying();
+      // The handlers of requests in progress fail at their next step (killed, or the emulator is gone).
+      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      await closed;
     },
   };
 }

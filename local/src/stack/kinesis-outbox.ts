@@ -53,6 +53,7 @@ export class KinesisOutbox {
   private queue: OutboxRecord[] = [];
   private sending = false;
   private closed = false;
+  private abandoned = false;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly counters = { emitted: 0, retries: 0, lastError: undefined as string | undefined };
   private readonly maxBatch: number;
@@ -63,7 +64,7 @@ export class KinesisOutbox {
   private wakeBackoff: (() => void) | undefined;
 
   constructor(
-    private readonly client: KinesisClient,
+    private client: KinesisClient,
     options: OutboxOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 500;
@@ -87,6 +88,27 @@ export class KinesisOutbox {
   flush(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Puts with `client` from now on (the stream's endpoint changed: a restarted stack). A request in flight finishes
+   * with the client it started with; a failed one is retried with this one.
+   */
+  useClient(client: KinesisClient): void {
+    this.client = client;
+  }
+
+  /**
+   * Drops everything at once, as a killed process would: the queue is emptied without a put, no more records are
+   * accepted, and a request in flight is forgotten (its records may or may not have landed). Whoever journaled the
+   * records puts them again after a restart.
+   */
+  abandon(): void {
+    this.closed = true;
+    this.abandoned = true;
+    this.queue = [];
+    this.stopBackoff();
+    this.releaseWaiters();
   }
 
   /** Stops accepting records and waits up to `timeoutMs` for the queue to drain. */
@@ -168,6 +190,8 @@ export class KinesisOutbox {
       this.counters.lastError = `${e.name}: ${e.message}`;
       return false;
     }
+    // A killed owner acknowledges nothing: what landed meanwhile is put again after the restart (same bytes).
+    if (this.abandoned) return true;
     this.counters.emitted += landed.size;
     if (landed.size > 0) {
       this.queue = this.queue.filter((r) => !landed.has(r));

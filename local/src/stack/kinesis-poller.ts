@@ -67,6 +67,12 @@ export interface KinesisPoller {
   counters(): KinesisPollerCounters;
   /** Finishes the invocation in flight (and its checkpoint), then stops every shard loop. */
   stop(): Promise<void>;
+  /**
+   * Stops as a killed process would: from now on nothing is checkpointed or sent to the on-failure queue, and the
+   * outcome of the invocation in flight is thrown away (its records are delivered again after a restart). Resolves
+   * when that invocation has returned, so nothing of it reaches a later stack.
+   */
+  kill(): Promise<void>;
 }
 
 /** Lambda's on-failure destination record for a Kinesis batch. */
@@ -91,6 +97,7 @@ type Outcome = { kind: 'success' } | { kind: 'partial'; firstFailed: number; fai
 /** Starts one loop per shard. */
 export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller {
   const abort = new AbortController();
+  let killed = false;
   const counters = {
     invocations: 0,
     records: 0,
@@ -164,6 +171,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
 
       const batch = state.pending.slice(0, Math.min(limit, splitRemaining || mapping.batchSize));
       const outcome = await invoke(shardId, batch);
+      if (killed) return; // Dead: the outcome is lost with the process.
       if (outcome.kind === 'success') {
         consumed(batch.length);
         attempts = 0;
@@ -263,6 +271,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
   }
 
   async function sendToOnFailure(shardId: string, batch: KinesisRecord[], attempts: number, outcome: Outcome): Promise<boolean> {
+    if (killed) return false;
     if (!options.onFailureQueueUrl || !options.sqs) return true;
     const first = batch[0]!;
     const last = batch[batch.length - 1]!;
@@ -307,6 +316,11 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       return { ...counters, pendingRecords, shards };
     },
     async stop() {
+      abort.abort();
+      await Promise.all(loops);
+    },
+    async kill() {
+      killed = true;
       abort.abort();
       await Promise.all(loops);
     },

@@ -104,6 +104,8 @@ export function writeFileAtomic(file: string, text: string): void {
 export class JsonLinesJournal {
   private fd: number;
   private bytes = 0;
+  /** Once closed, nothing more is written: the descriptor's number may already belong to another file. */
+  private closed = false;
 
   constructor(readonly file: string) {
     this.fd = openSync(file, 'a', 0o600);
@@ -138,6 +140,7 @@ export class JsonLinesJournal {
   }
 
   append(entries: readonly unknown[]): void {
+    if (this.closed) throw new Error(`the journal ${path.basename(this.file)} is closed`);
     if (entries.length === 0) return;
     const text = `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`;
     this.bytes += writeSync(this.fd, text);
@@ -145,6 +148,7 @@ export class JsonLinesJournal {
 
   /** Atomically replaces the journal with `entries` and keeps appending to the new file. */
   rewrite(entries: readonly unknown[]): void {
+    if (this.closed) throw new Error(`the journal ${path.basename(this.file)} is closed`);
     const temp = `${this.file}.tmp`;
     const fd = openSync(temp, 'w', 0o600);
     let written = 0;
@@ -164,6 +168,8 @@ export class JsonLinesJournal {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     closeSync(this.fd);
   }
 }

@@ -36,6 +36,8 @@ export interface SchedulePoller<TResult> {
   trigger(): Promise<TResult>;
   /** Lets a running invocation finish, then stops. */
   stop(): Promise<void>;
+  /** Stops as a killed process would: no further run; resolves when the run in progress (if any) has returned. */
+  kill(): Promise<void>;
 }
 
 /** Starts the schedule. */
@@ -97,6 +99,11 @@ export function startSchedulePoller<TResult>(options: SchedulePollerOptions<TRes
     },
     async stop() {
       abort.abort();
+      await loop;
+    },
+    async kill() {
+      abort.abort();
+      for (const w of waiters.splice(0)) w.reject(new Error('the stack was killed before the requested run'));
       await loop;
     },
   };

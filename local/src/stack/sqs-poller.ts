@@ -46,11 +46,17 @@ export interface SqsPoller {
   counters(): SqsPollerCounters;
   /** Finishes the invocations in flight (and their deletes), then stops. */
   stop(): Promise<void>;
+  /**
+   * Stops as a killed process would: nothing is deleted any more, so the messages in flight come back (fauxqs makes
+   * them visible again when it restarts). Resolves when the invocations in flight have returned.
+   */
+  kill(): Promise<void>;
 }
 
 /** Starts `mapping.concurrency` poll loops on one queue. */
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const abort = new AbortController();
+  let killed = false;
   const counters: SqsPollerCounters = { invocations: 0, records: 0, failures: 0, batchItemFailures: 0, deleted: 0, leftForRedelivery: 0 };
   const waitSeconds = options.waitTimeSeconds ?? 1;
 
@@ -96,6 +102,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
       }
       if (messages.length === 0) continue;
       const failed = await invoke(messages);
+      if (killed) return;
       const succeeded = messages.filter((m) => !failed.has(m.MessageId!));
       counters.leftForRedelivery += messages.length - succeeded.length;
       await deleteMessages(succeeded);
@@ -173,6 +180,11 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   return {
     counters: () => ({ ...counters }),
     async stop() {
+      abort.abort();
+      await Promise.all(loops);
+    },
+    async kill() {
+      killed = true;
       abort.abort();
       await Promise.all(loops);
     },

@@ -76,6 +76,11 @@ export interface StartStackOptions {
   persist?: boolean;
   /** Remove what an earlier run left (emulator data, journals, checkpoints, warehouse, quarantine) before starting. */
   fresh?: boolean;
+  /**
+   * Port of the SQS emulator (default: a free one). Handlers keep the queue URLs they were imported with, and those
+   * carry the port: a stack restarted in the same process with the same handlers passes the port of the one before.
+   */
+  sqsPort?: number;
 }
 
 /** Counters of every part of a running stack. */
@@ -109,6 +114,15 @@ export interface RunningStack {
   registerControl(name: string, handler: ControlHandler): void;
   /** Stops everything in reverse order, letting in-flight invocations finish; restores process.env. */
   stop(): Promise<void>;
+  /**
+   * Stops everything at once, as `kill -9` of the process would, as far as one process can (see docs/chaos.md,
+   * `stack-kill`): the SQS emulator's process is SIGKILLed; the other emulators' and the capture's connections are
+   * cut; the pollers checkpoint, delete and forward nothing more, and the outcome of every invocation in flight is
+   * thrown away; the capture flushes nothing (its journal keeps what a restart replays). The warehouse is the
+   * process's, not the stack's: the caller decides how it goes. Resolves once nothing of this stack can act any more
+   * (the invocations in flight have returned), so a stack started next on the same state directory resumes it.
+   */
+  kill(): Promise<void>;
 }
 
 /** Raised when the stack cannot start; everything it had started is stopped again. */
@@ -137,6 +151,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   const disabled = new Set(options.disable ?? []);
   // The lock is released last, when everything that writes to the state directory has stopped.
   const stops: (() => Promise<void> | void)[] = [() => lock.release(), restoreNotice];
+  /** What `kill` cuts at once (it then restores env and releases the lock as `stop` does). */
+  const kills: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     const errors: unknown[] = [];
     for (const stop of stops.splice(0).reverse()) {
@@ -162,8 +178,13 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       endpoints = options.external.endpoints;
       ownKinesisEndpoint = endpoints.kinesis;
     } else {
-      emulators = await startEmulators({ region: config.region, ...(persist ? { dataDir: stateDir } : {}) });
+      emulators = await startEmulators({
+        region: config.region,
+        ...(persist ? { dataDir: stateDir } : {}),
+        ...(options.sqsPort !== undefined ? { sqsPort: options.sqsPort } : {}),
+      });
       stops.push(() => emulators!.stop());
+      kills.push(() => emulators!.kill());
       endpoints = { dynamodb: emulators.endpoints.dynamodb, kinesis: emulators.endpoints.kinesis, sqs: emulators.endpoints.sqs };
       ownKinesisEndpoint = emulators.endpoints.kinesisHttp1;
     }
@@ -181,6 +202,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         ...(persist ? { journalFile: path.join(stateDir, PERSISTED.captureJournal) } : {}),
       });
       stops.push(() => capture!.stop());
+      kills.push(() => capture!.kill());
       endpoints = { ...endpoints, dynamodb: capture.endpoint };
       // The stack's own clients go through the capture like everyone else's, so their writes are captured too.
       clients = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
@@ -220,6 +242,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     let apiStopped: Promise<void> | undefined;
     const api = { ...apiServer, url: apiServer.url, token: apiServer.token, stop: () => (apiStopped ??= apiServer.stop()) };
     stops.push(() => api.stop());
+    kills.push(() => api.stop());
 
     let transform: KinesisPoller | undefined;
     if (handlers.transform) {
@@ -239,6 +262,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         ...(persist ? { checkpoints: fileCheckpointStore(path.join(stateDir, PERSISTED.checkpoints), resources.stream.name) } : {}),
       });
       stops.push(() => transform!.stop());
+      kills.push(() => transform!.kill());
     }
 
     let load: SqsPoller | undefined;
@@ -254,6 +278,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         mapping,
       });
       stops.push(() => load!.stop());
+      kills.push(() => load!.kill());
     }
 
     let merge: SchedulePoller<unknown> | undefined;
@@ -267,6 +292,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         ruleArn: arns.rule(config),
       });
       stops.push(() => merge!.stop());
+      kills.push(() => merge!.kill());
     }
     // Stopped first: no new requests while the pipeline drains.
     stops.push(() => api.stop());
@@ -310,6 +336,23 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     }
 
     let stopped: Promise<void> | undefined;
+    const killAll = async () => {
+      // Everything is cut first (synchronously, in one go), then what was in progress is let fail.
+      const cut = kills.splice(0).map((kill) => kill());
+      const results = await Promise.allSettled(cut);
+      // What a dead process leaves no trace of: its clients, its environment, its lock and state file (this process
+      // lives on and starts the next stack; a real kill leaves the lock to be taken over as stale).
+      direct.destroy();
+      clients.destroy();
+      restoreEnv();
+      removeStackInfo(stateDir);
+      stops.splice(0);
+      lock.release();
+      restoreNotice();
+      running = false;
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    };
     return {
       config,
       stateDir,
@@ -324,6 +367,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       triggerMerge: () => (merge ? merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
       registerControl: (name, handler) => api.registerControl(name, handler),
       stop: () => (stopped ??= stopAll()),
+      kill: () => (stopped ??= killAll()),
     };
   } catch (error) {
     await stopAll().catch(() => undefined);
