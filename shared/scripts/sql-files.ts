@@ -33,7 +33,7 @@ export const layout = (sql: string): string => {
     if (ch === "'") quoted = !quoted;
     if (!quoted) {
       const hit = BREAKS.find((b) => sql.startsWith(b, i));
-      if (hit && !(hit === ' FROM ' && /(DELETE|COUNT\(\*\))$/.test(out))) {
+      if (hit && !(hit === ' FROM ' && /(DELETE|COUNT\(\*\)|IS DISTINCT|IS NOT DISTINCT)$/.test(out))) {
         const lead = hit.startsWith(',') ? ',' : '';
         out += `${lead}\n  ${hit.slice(lead.length).trimStart()}`;
         i += hit.length - 1;
@@ -71,9 +71,8 @@ const context = (role: string): string =>
 /** A dialect's merge with its run id and "now" turned into `runId` and `now` (expressions in that dialect). */
 const mergeWith = (dialect: Dialect, runId: string, now: string) => {
   const swap = (sql: string): string => sql.replaceAll(`'${RUN_ID_PLACEHOLDER}'`, runId).replaceAll(dialect.timestamp(NOW_PLACEHOLDER), now);
-  const { claim, stats, apply } = dialect.merge(RUN_ID_PLACEHOLDER, NOW_PLACEHOLDER);
-  const [toDestination, toTombstones, deleteClaimed] = apply as [string, string, string];
-  return { claim: swap(claim), stats: swap(stats), toDestination: swap(toDestination), toTombstones: swap(toTombstones), deleteClaimed: swap(deleteClaimed) };
+  const { claim, plan, stats, apply, deleteClaimed } = dialect.merge(RUN_ID_PLACEHOLDER, NOW_PLACEHOLDER);
+  return { claim: swap(claim), plan: plan.map(swap), stats: swap(stats), apply: apply.map((step) => swap(step.sql)), deleteClaimed: swap(deleteClaimed) };
 };
 
 const snowflakeSetup = (): string =>
@@ -127,9 +126,9 @@ const snowflakeMerge = (): string => {
     '-- 1. counts for the result, read before anything changes',
     `stats := (${layout(`SELECT :run_id AS runId, s.* FROM (${m.stats}) s`)});`,
     '-- 2. the newest event per claim into the destination (upsert or delete; stale events skipped; copies of a claim cleared, one kept)',
-    statements([m.toDestination]),
+    statements([m.apply[0] as string]),
     '-- 3. tombstones for the REMOVEs that won, so older events never resurrect a claim',
-    statements([m.toTombstones]),
+    statements([m.apply[1] as string]),
     '-- 4. exactly the claimed rows leave staging',
     statements([m.deleteClaimed]),
     'COMMIT;',
@@ -178,7 +177,7 @@ const duckdbMerge = (): string => {
     '',
     'BEGIN TRANSACTION;',
     '',
-    statements([m.claim, m.stats, m.toDestination, m.toTombstones, m.deleteClaimed]),
+    statements([m.claim, ...m.plan, m.stats, ...m.apply, m.deleteClaimed]),
     '',
     'COMMIT;',
     '',
@@ -190,7 +189,13 @@ const views = (dialect: Dialect, preamble: readonly string[]): string =>
     header(`views (${dialect.name})`, [
       `${VIEWS.latestEvent}: the newest history event per claim (REMOVEs included), by the merge's order.`,
       `${VIEWS.backlog}: rows waiting in staging and how long the oldest has waited (loadedAt vs. now, UTC).`,
-      'Views read through the tables\' masking policies.',
+      `${VIEWS.statusHistory}: SCD type-2 periods of each claim's (claimStatus, paymentStatus) from the event history,`,
+      '  each event once, in the merge\'s order; validFrom/validTo are event times (UTC, µs), validTo NULL while current;',
+      '  a REMOVE closes the last period (closedByEventName = \'REMOVE\'); SNAPSHOT events count as upserts.',
+      `${VIEWS.summary}: claims now, by status, payment status, payer, plan and month of service: count, total, average charge.`,
+      `${VIEWS.pending}: claims not Paid, Rejected or Denied, oldest submission (billSubmitDate) first, with their ages.`,
+      `${VIEWS.adjudicationTimes}: per submitted claim, seconds from Submitted to Approved/Rejected and to Paid.`,
+      'Views read through the tables\' masking policies (none of the claim views selects a PHI column).',
     ]),
     ...preamble,
     statements(createViews(dialect)),

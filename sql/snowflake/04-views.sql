@@ -4,7 +4,13 @@
 --
 -- openflow_insclaim_latest_event_vw: the newest history event per claim (REMOVEs included), by the merge's order.
 -- openflow_insclaim_backlog_vw: rows waiting in staging and how long the oldest has waited (loadedAt vs. now, UTC).
--- Views read through the tables' masking policies.
+-- claim_status_history_vw: SCD type-2 periods of each claim's (claimStatus, paymentStatus) from the event history,
+--   each event once, in the merge's order; validFrom/validTo are event times (UTC, µs), validTo NULL while current;
+--   a REMOVE closes the last period (closedByEventName = 'REMOVE'); SNAPSHOT events count as upserts.
+-- claims_summary_vw: claims now, by status, payment status, payer, plan and month of service: count, total, average charge.
+-- pending_claims_vw: claims not Paid, Rejected or Denied, oldest submission (billSubmitDate) first, with their ages.
+-- claim_adjudication_times_vw: per submitted claim, seconds from Submitted to Approved/Rejected and to Paid.
+-- Views read through the tables' masking policies (none of the claim views selects a PHI column).
 
 -- Settings: the same block heads every worksheet; change a name in all of them (and in the SNOWFLAKE_* variables).
 SET role_name = 'CLAIMS_CDC_ROLE';
@@ -23,3 +29,32 @@ CREATE OR REPLACE VIEW openflow_insclaim_latest_event_vw COPY GRANTS AS SELECT *
 
 CREATE OR REPLACE VIEW openflow_insclaim_backlog_vw COPY GRANTS AS SELECT COUNT(*) AS stagedRows, COUNT(DISTINCT claimId) AS stagedClaims, MIN(CAST(eventCreationUnixTime AS BIGINT)) AS oldestStagedMicros, MIN(loadedAt) AS oldestLoadedAt, DATEDIFF('second', MIN(loadedAt), SYSDATE()) AS oldestUnmergedAgeSeconds
   FROM openflow_insclaim_cdc_tbl;
+
+CREATE OR REPLACE VIEW claim_status_history_vw COPY GRANTS AS WITH events AS (SELECT h.claimId, h.eventId, h.eventName, h.claimStatus, h.paymentStatus, CAST(h.eventCreationUnixTime AS BIGINT) AS eventMicros, SUBSTR(LPAD(COALESCE(h.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(h.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(h.eventCreationUnixTime, ''), 20, '0'), 18, 3) AS versionKey
+  FROM openflow_insclaim_event_hist_tbl h
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY h.eventId ORDER BY h.loadedAt, h.claimId) = 1), steps AS (SELECT e.*, LAG(e.eventName) OVER (PARTITION BY e.claimId ORDER BY e.versionKey, e.eventId) AS prevEventName, LAG(e.claimStatus) OVER (PARTITION BY e.claimId ORDER BY e.versionKey, e.eventId) AS prevClaimStatus, LAG(e.paymentStatus) OVER (PARTITION BY e.claimId ORDER BY e.versionKey, e.eventId) AS prevPaymentStatus
+  FROM events e), boundaries AS (SELECT s.*, LEAD(s.eventMicros) OVER (PARTITION BY s.claimId ORDER BY s.versionKey, s.eventId) AS nextMicros, LEAD(s.eventId) OVER (PARTITION BY s.claimId ORDER BY s.versionKey, s.eventId) AS nextEventId, LEAD(s.eventName) OVER (PARTITION BY s.claimId ORDER BY s.versionKey, s.eventId) AS nextEventName
+  FROM steps s
+  WHERE (s.eventName <> 'REMOVE' AND (s.prevEventName IS NULL OR s.prevEventName = 'REMOVE' OR s.claimStatus IS DISTINCT FROM s.prevClaimStatus OR s.paymentStatus IS DISTINCT FROM s.prevPaymentStatus)) OR (s.eventName = 'REMOVE' AND s.prevEventName IS NOT NULL AND s.prevEventName <> 'REMOVE')) SELECT claimId, claimStatus, paymentStatus, TO_TIMESTAMP_NTZ(eventMicros, 6) AS validFrom, TO_TIMESTAMP_NTZ(nextMicros, 6) AS validTo, (nextEventId IS NULL) AS isCurrent, eventId, eventName, nextEventId AS closedByEventId, nextEventName AS closedByEventName, eventMicros AS validFromMicros, nextMicros AS validToMicros
+  FROM boundaries
+  WHERE eventName <> 'REMOVE';
+
+CREATE OR REPLACE VIEW claims_summary_vw COPY GRANTS AS SELECT claimStatus, paymentStatus, payerId, payerName, insurancePlan, CAST(DATE_TRUNC('month', TRY_CAST(dateOfService AS DATE)) AS DATE) AS serviceMonth, COUNT(*) AS claimCount, ROUND(SUM(totalCharge), 2) AS chargeTotal, ROUND(AVG(totalCharge), 2) AS chargeAverage
+  FROM openflow_insclaim_dest_tbl GROUP BY 1, 2, 3, 4, 5, 6;
+
+CREATE OR REPLACE VIEW pending_claims_vw COPY GRANTS AS SELECT d.claimId, d.claimStatus, d.paymentStatus, d.payerId, d.payerName, d.insurancePlan, d.totalCharge, TRY_CAST(d.billSubmitDate AS DATE) AS submittedOn, DATEDIFF('day', TRY_CAST(d.billSubmitDate AS DATE), CAST(SYSDATE() AS DATE)) AS daysSinceSubmission, p.validFrom AS statusSince, DATEDIFF('second', p.validFrom, SYSDATE()) AS secondsSinceStatusChange
+  FROM openflow_insclaim_dest_tbl d
+  LEFT JOIN claim_status_history_vw p ON p.claimId = d.claimId AND p.isCurrent
+  WHERE COALESCE(d.claimStatus, '') NOT IN ('Paid', 'Rejected') AND COALESCE(d.paymentStatus, '') NOT IN ('Paid', 'Denied') ORDER BY submittedOn NULLS LAST, statusSince NULLS LAST, d.claimId;
+
+CREATE OR REPLACE VIEW claim_adjudication_times_vw COPY GRANTS AS WITH submitted AS (SELECT claimId, MIN(validFromMicros) AS submittedMicros
+  FROM claim_status_history_vw
+  WHERE claimStatus = 'Submitted' GROUP BY claimId), decided AS (SELECT p.claimId, MIN(p.validFromMicros) AS decidedMicros, MIN_BY(p.claimStatus, p.validFromMicros) AS decision
+  FROM claim_status_history_vw p JOIN submitted s ON s.claimId = p.claimId AND p.validFromMicros >= s.submittedMicros
+  WHERE p.claimStatus IN ('Approved', 'Rejected') GROUP BY p.claimId), paid AS (SELECT p.claimId, MIN(p.validFromMicros) AS paidMicros
+  FROM claim_status_history_vw p JOIN submitted s ON s.claimId = p.claimId AND p.validFromMicros >= s.submittedMicros
+  WHERE p.claimStatus = 'Paid' OR p.paymentStatus = 'Paid' GROUP BY p.claimId) SELECT s.claimId, l.payerId, l.payerName, l.insurancePlan, TO_TIMESTAMP_NTZ(s.submittedMicros, 6) AS submittedAt, TO_TIMESTAMP_NTZ(d.decidedMicros, 6) AS decidedAt, d.decision, TO_TIMESTAMP_NTZ(p.paidMicros, 6) AS paidAt, CAST(d.decidedMicros - s.submittedMicros AS DOUBLE) / 1000000 AS secondsToDecision, CAST(p.paidMicros - s.submittedMicros AS DOUBLE) / 1000000 AS secondsToPaid
+  FROM submitted s
+  LEFT JOIN decided d ON d.claimId = s.claimId
+  LEFT JOIN paid p ON p.claimId = s.claimId
+  LEFT JOIN openflow_insclaim_latest_event_vw l ON l.claimId = s.claimId;

@@ -37,6 +37,10 @@ GRANT SELECT ON TABLE openflow_insclaim_event_hist_tbl TO ROLE PHI_READER;
 GRANT SELECT ON TABLE openflow_insclaim_tombstone_tbl TO ROLE PHI_READER;
 GRANT SELECT ON VIEW openflow_insclaim_latest_event_vw TO ROLE PHI_READER;
 GRANT SELECT ON VIEW openflow_insclaim_backlog_vw TO ROLE PHI_READER;
+GRANT SELECT ON VIEW claim_status_history_vw TO ROLE PHI_READER;
+GRANT SELECT ON VIEW claims_summary_vw TO ROLE PHI_READER;
+GRANT SELECT ON VIEW pending_claims_vw TO ROLE PHI_READER;
+GRANT SELECT ON VIEW claim_adjudication_times_vw TO ROLE PHI_READER;
 GRANT USAGE ON WAREHOUSE IDENTIFIER($warehouse_name) TO ROLE CLAIMS_ANALYST;
 GRANT USAGE ON DATABASE IDENTIFIER($database_name) TO ROLE CLAIMS_ANALYST;
 GRANT USAGE ON SCHEMA IDENTIFIER($schema_fqn) TO ROLE CLAIMS_ANALYST;
@@ -46,6 +50,10 @@ GRANT SELECT ON TABLE openflow_insclaim_event_hist_tbl TO ROLE CLAIMS_ANALYST;
 GRANT SELECT ON TABLE openflow_insclaim_tombstone_tbl TO ROLE CLAIMS_ANALYST;
 GRANT SELECT ON VIEW openflow_insclaim_latest_event_vw TO ROLE CLAIMS_ANALYST;
 GRANT SELECT ON VIEW openflow_insclaim_backlog_vw TO ROLE CLAIMS_ANALYST;
+GRANT SELECT ON VIEW claim_status_history_vw TO ROLE CLAIMS_ANALYST;
+GRANT SELECT ON VIEW claims_summary_vw TO ROLE CLAIMS_ANALYST;
+GRANT SELECT ON VIEW pending_claims_vw TO ROLE CLAIMS_ANALYST;
+GRANT SELECT ON VIEW claim_adjudication_times_vw TO ROLE CLAIMS_ANALYST;
 
 -- Tag, policies, and the tag on every PHI column
 CREATE TAG IF NOT EXISTS phi ALLOWED_VALUES 'true' COMMENT = 'Protected health information (claims-cdc column registry): masked unless PHI_READER is in the session';
