@@ -7,10 +7,13 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { buildChangeRecord, generateClaims, quarantineMessages, type Claim } from '@claims-cdc/shared';
+import type { VerifyResult } from '../src/inspect/verify';
+import { describeVerify } from '../src/inspect/verify-format';
 import { run } from '../src/cli/main';
-import { PHI_WARNING, QuarantineLookupError, QuarantineStore, type QuarantineEntry, type StoreLine } from '../src/quarantine';
+import { identityMismatch, PHI_WARNING, QuarantineLookupError, QuarantineStore, type QuarantineEntry, type QuarantineEntryWithPayload, type StoreLine } from '../src/quarantine';
 import { callStackControl, readStackInfo, type StackInfo } from '../src/stack/stack-client';
 import { killAllTsChildren, REPO_ROOT, startTsChild, type TsChild } from './support/ts-child';
 import { waitUntil } from './support/wait';
@@ -77,6 +80,36 @@ describe('QuarantineStore', () => {
     // Assess
     expect(store.get(entry!.id.slice(0, 6)).redriven).toEqual({ at: '2026-01-02T00:00:00.000Z', target: 'stream', ref: '123' });
     expect(() => store.get('zzz')).toThrow(QuarantineLookupError);
+  });
+});
+
+describe('identityMismatch: is the fixed record for the quarantined claim and event?', () => {
+  const entry = (stage: 'transform' | 'load', payload: string | undefined): QuarantineEntryWithPayload => ({
+    id: 'q123',
+    reason: 'claim-schema',
+    detail: 'x',
+    origin: { stage, id: '1' },
+    quarantinedAt: '2026-01-01T00:00:00.000Z',
+    deliveries: 1,
+    complete: payload !== undefined,
+    payload,
+  });
+  const record = (claimId: string, eventID = 'e-1', eventName = 'MODIFY') => JSON.stringify({ eventID, eventName, dynamodb: { Keys: { claim_id: { S: claimId } } } });
+  const stream = (text: string) => Buffer.from(text).toString('base64');
+  const rows = (...pairs: [string, string][]) => JSON.stringify({ format: 'claims-cdc.rows.v1', rows: pairs.map(([claimId, eventId]) => ({ claimId, eventId, eventName: 'INSERT' })) });
+
+  it.each([
+    ['the same claim and event', entry('transform', stream(record('CLM-1'))), record('CLM-1'), undefined],
+    ['another claim', entry('transform', stream(record('CLM-1'))), record('CLM-2'), 'the fixed record is for claim CLM-2 event e-1 (MODIFY), but the quarantined one is for claim CLM-1 event e-1 (MODIFY)'],
+    ['another event name', entry('transform', stream(record('CLM-1'))), record('CLM-1', 'e-1', 'REMOVE'), 'the fixed record is for claim CLM-1 event e-1 (REMOVE), but the quarantined one is for claim CLM-1 event e-1 (MODIFY): keep its event id and name'],
+    ['a quarantined record that is not JSON', entry('transform', stream('{not json')), record('CLM-1'), 'the quarantined record q123 does not say which claim it is for, so the fixed record cannot be compared with it'],
+    ['a fix without a claim id', entry('transform', stream(record('CLM-1'))), '{"dynamodb":{}}', 'the fixed record does not say which claim it is for (the quarantined one is for claim CLM-1 event e-1 (MODIFY))'],
+    ['parts still missing', entry('transform', undefined), record('CLM-1'), 'not every part of q123 has been received, so the fixed record cannot be compared with it'],
+    ['a load message with the same rows, reordered', entry('load', rows(['CLM-1', 'a'], ['CLM-2', 'b'])), rows(['CLM-2', 'b'], ['CLM-1', 'a']), undefined],
+    ['a load message missing a row', entry('load', rows(['CLM-1', 'a'], ['CLM-2', 'b'])), rows(['CLM-1', 'a']), 'the fixed record is for claim CLM-1 event a (INSERT), but the quarantined one is for claim CLM-1 event a (INSERT), claim CLM-2 event b (INSERT)'],
+  ])('%s', (_name, quarantined, fixed, expected) => {
+    // Act + Assess
+    expect(identityMismatch(quarantined, fixed)).toBe(expected);
   });
 });
 
@@ -149,6 +182,31 @@ describe('claims-cdc quarantine against a running stack', () => {
     expect((await list())[0]!.redriven).toBeUndefined();
   });
 
+  it('refuses a fixed record for another claim or another event, naming both, unless --force', async () => {
+    // Prepare: a valid record, but of another claim; and the right claim with another event id.
+    const other = generateClaims(1, 99)[0] as Claim;
+    const otherRecord = buildChangeRecord({ eventName: 'INSERT', tableName: 'InsuranceClaims', keys: { claim_id: other.claim_id }, newImage: other, micros: 1_731_924_555_932_000 });
+    const otherFile = path.join(stateDir, 'other-claim.json');
+    writeFileSync(otherFile, JSON.stringify(otherRecord));
+    const sameClaim = JSON.parse(poison) as { eventID: string; dynamodb: { NewImage: Record<string, unknown> } };
+    sameClaim.dynamodb.NewImage.total_charge = { N: String(claim.total_charge) };
+    const originalEvent = sameClaim.eventID;
+    sameClaim.eventID = 'another-event';
+    const otherEventFile = path.join(stateDir, 'other-event.json');
+    writeFileSync(otherEventFile, JSON.stringify(sameClaim));
+    // Act
+    const otherClaim = await cli('quarantine', 'redrive', entryId, '--file', otherFile);
+    const otherEvent = await cli('quarantine', 'redrive', entryId, '--file', otherEventFile);
+    // Assess
+    expect(otherClaim.code).toBe(1);
+    expect(otherClaim.err).toBe(
+      `claims-cdc quarantine: the fixed record is for claim ${other.claim_id} event ${otherRecord.eventID} (INSERT), but the quarantined one is for claim ${claim.claim_id} event ${originalEvent} (INSERT); nothing was re-driven (--force re-drives it anyway)`,
+    );
+    expect(otherEvent.code).toBe(1);
+    expect(otherEvent.err).toContain(`the fixed record is for claim ${claim.claim_id} event another-event (INSERT), but the quarantined one is for claim ${claim.claim_id} event ${originalEvent} (INSERT): keep its event id and name`);
+    expect((await list())[0]!.redriven).toBeUndefined();
+  });
+
   it('re-drives a fixed record onto the stream, and it reaches the destination', async () => {
     // Prepare: the user's fix — the charge as a number again.
     const fixed = JSON.parse(poison) as { dynamodb: { NewImage: Record<string, unknown> } };
@@ -179,6 +237,55 @@ describe('claims-cdc quarantine against a running stack', () => {
     expect(reply.err).toContain(`${entryId} was already re-driven at`);
   });
 
+  it('--force skips the same-claim check (and the already-re-driven one): the other claim is re-driven', async () => {
+    // Act
+    const reply = await cli('quarantine', 'redrive', entryId, '--file', path.join(stateDir, 'other-claim.json'), '--force');
+    // Assess
+    expect(reply.err).toBe('');
+    expect(reply.code).toBe(0);
+    expect(reply.out).toMatch(new RegExp(`^${entryId} re-driven to the Kinesis stream`));
+  });
+
+  it('verify: an unprocessable DynamoDB item fails until its quarantined change is fixed and re-driven, then it names the item as still to fix', async () => {
+    // Prepare: an item written straight to DynamoDB with the charge as text: its INSERT is quarantined.
+    const bad = generateClaims(1, 31337)[0] as Claim;
+    const record = buildChangeRecord({ eventName: 'INSERT', tableName: 'InsuranceClaims', keys: { claim_id: bad.claim_id }, newImage: { ...bad, total_charge: String(bad.total_charge) }, micros: Date.now() * 1000 });
+    const dynamodb = new DynamoDBClient({ endpoint: info.endpoints.dynamodb, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      await dynamodb.send(new PutItemCommand({ TableName: 'InsuranceClaims', Item: record.dynamodb.NewImage as unknown as Record<string, AttributeValue> }));
+    } finally {
+      dynamodb.destroy();
+    }
+    const entry = await waitUntil(async () => (await list()).find((e) => e.id !== entryId), 'the bad item quarantined');
+    const verify = async () => {
+      const reply = await cli('verify', '--json', '--settle', '5');
+      return { code: reply.code, result: JSON.parse(reply.out) as VerifyResult };
+    };
+    const before = await verify();
+    // Act: the user's fix of the quarantined record, re-driven.
+    const shown = await cli('quarantine', 'show', entry.id);
+    const fixed = JSON.parse(shown.out) as { dynamodb: { NewImage: Record<string, unknown> } };
+    fixed.dynamodb.NewImage.total_charge = { N: String(bad.total_charge) };
+    const file = path.join(stateDir, 'fixed-item.json');
+    writeFileSync(file, JSON.stringify(fixed));
+    const redrive = await cli('quarantine', 'redrive', entry.id, '--file', file);
+    await waitUntil(async () => (await callStackControl<unknown[]>(info, 'sql', { sql: `SELECT claimId FROM openflow_insclaim_dest_tbl WHERE claimId = '${bad.claim_id}'` })).length > 0, 'the fix in the destination');
+    const after = await verify();
+    // Assess: before, a failing unprocessable item; after, not failing, but named as an item to fix in DynamoDB.
+    expect(redrive.code).toBe(0);
+    expect(before.result.unprocessable.map((u) => u.claimId)).toEqual([bad.claim_id]);
+    expect(before.result.fixedByRedrive).toEqual([]);
+    expect(after.result.unprocessable).toEqual([]);
+    expect(after.result.fixedByRedrive).toEqual([{ claimId: bad.claim_id, reason: expect.stringContaining('total_charge') }]);
+    // The stream-only claims of the tests above have no item: those are the only differences left.
+    expect(after.result).toMatchObject({ missing: [], differing: [], duplicated: [] });
+    expect(after.result.extra.sort()).toEqual([claim.claim_id, generateClaims(1, 99)[0]!.claim_id].sort());
+    const text = describeVerify(after.result).join('\n');
+    expect(text).toContain(`! re-driven from quarantine, the destination matches the fix, but the item in DynamoDB still cannot be processed (1): fix it there too`);
+    expect(text).toMatch(new RegExp(`^    ${bad.claim_id}: .*total_charge`, 'm'));
+    expect(text).not.toContain(String(bad.total_charge));
+  });
+
   it('still lists the entries from the state directory once the stack has stopped', async () => {
     // Act
     child.signal('SIGTERM');
@@ -186,7 +293,7 @@ describe('claims-cdc quarantine against a running stack', () => {
     const entries = await list();
     // Assess
     expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
-    expect(entries).toMatchObject([{ id: entryId, reason: 'claim-schema', redriven: { target: 'stream' } }]);
+    expect(entries.find((e) => e.id === entryId)).toMatchObject({ reason: 'claim-schema', redriven: { target: 'stream' } });
     const redrive = await cli('quarantine', 'redrive', entryId, '--file', path.join(stateDir, 'fixed.json'));
     expect(redrive.code).toBe(1);
     expect(redrive.err).toContain('needs the running stack');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { WarehouseError } from '@claims-cdc/shared/warehouse/port';
-import { ConfigurationError } from '@claims-cdc/shared';
+import { ConfigurationError } from '@claims-cdc/shared/domain/errors';
 import { CommandError, UsageError } from './errors';
 import { type Io, processIo } from './io';
 import { COMMANDS, HELP } from './commands';
@@ -36,11 +36,15 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
   }
 };
 
-if (require.main === module) {
+/**
+ * Runs the process's command line: private umask, then {@link run}; the exit code is set, not forced, so output is
+ * flushed and a stack stops cleanly. The bin (local/bin/claims-cdc.js) calls it on the compiled copy in local/dist.
+ */
+export const main = (argv: readonly string[] = process.argv.slice(2)): Promise<void> => {
   // Everything this process creates holds or may hold PHI, including the files DuckDB and the emulators create on
   // their own (the warehouse, its WAL), whose modes no option sets: owner-only, whatever the user's umask.
   process.umask(PRIVATE_UMASK);
-  run(process.argv.slice(2)).then(
+  return run(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -48,4 +52,6 @@ if (require.main === module) {
       process.exitCode = 1;
     },
   );
-}
+};
+
+if (require.main === module) void main();

@@ -6,6 +6,7 @@
  * - `GET  /_stack/quarantine`                → `{ entries }` (no payloads)
  * - `GET  /_stack/quarantine/<id>`           → one entry with its raw payload
  * - `POST /_stack/quarantine/<id>/redrive`   `{ record: "<fixed text>", force?: true }` → where it went
+ *   (`force`: also when already re-driven, or when the record is for another claim or event than the entry)
  */
 import { ControlError, type ControlRequest, type RunningStack } from '../stack';
 import { startQuarantineDrainer, type QuarantineDrainer } from './drainer';
@@ -61,12 +62,12 @@ export function attachQuarantine(stack: RunningStack, options: { file?: string }
       }
       let mark: RedriveMark;
       try {
-        mark = await redriveRecord(entry, body.record, targets);
+        mark = await redriveRecord(entry, body.record, targets, { force: body.force === true });
       } catch (error) {
         if (error instanceof RedriveRejectedError) throw new ControlError(422, error.message);
         throw error;
       }
-      store.markRedriven(entry.id, mark);
+      store.markRedriven(entry.id, mark, body.record);
       return { id: entry.id, ...mark } satisfies RedriveReply;
     }
     throw new ControlError(404, 'quarantine routes: GET /, GET /<id>, POST /<id>/redrive');

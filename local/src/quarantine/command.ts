@@ -11,6 +11,7 @@ import type { Io } from '../cli/io';
 import { callStackControl, readStackInfo, StackControlError, type StackInfo } from '../stack/stack-client';
 import type { RedriveReply } from './attach';
 import { QUARANTINE_CONTROL } from './attach';
+import { decodedPayload } from './identity';
 import { QuarantineLookupError, QuarantineStore, quarantineStorePath, type QuarantineEntry, type QuarantineEntryWithPayload } from './store';
 
 export const QUARANTINE_HELP = `Usage: claims-cdc quarantine list [--json] [--state-dir DIR]
@@ -21,8 +22,13 @@ Records the pipeline could not process are quarantined with their reason and raw
   list      id, reason, origin and time of every quarantined record (no payloads)
   show      the raw payload of one record (a DynamoDB→Kinesis record as JSON text; --raw: exactly as stored)
             it is your own claim data and may contain PHI: keep it on this machine
-  redrive   check FIXED.json the way the pipeline will, then put it back where the record entered
-            (the Kinesis stream, or the load queue) and mark the entry re-driven; needs the running stack
+  redrive   check FIXED.json the way the pipeline will, and that it is for the same claim and event as the
+            quarantined record (claim id; event id and name when the record has them), then put it back where
+            the record entered (the Kinesis stream, or the load queue) and mark the entry re-driven; needs the
+            running stack. verify then compares that claim's destination row with the fix, and says when the
+            item in DynamoDB itself still needs fixing.
+  --force   re-drive even when the entry was already re-driven, or when FIXED.json is for another claim or
+            event (or the quarantined record names none); the pipeline's own checks of FIXED.json still run
   --state-dir DIR   the stack's state directory (default .claims-cdc)
   ID may be a unique prefix of the id shown by list.`;
 
@@ -61,7 +67,7 @@ export const quarantineCommand = async (args: readonly string[], io: Io): Promis
     if (entry.payload === undefined) throw new CommandError(`${entry.id}: not every part of its payload has been received yet; try again in a moment`);
     io.err(PHI_WARNING);
     io.err(`${entry.id}  ${entry.reason}: ${entry.detail}  (origin ${originText(entry)}, quarantined ${entry.quarantinedAt})`);
-    io.out(values.raw ? entry.payload : readablePayload(entry));
+    io.out(values.raw ? entry.payload : (decodedPayload(entry) ?? ''));
     return 0;
   }
   if (action === 'redrive') {
@@ -130,13 +136,6 @@ async function control<T>(stack: StackInfo, name: string, body?: unknown): Promi
 
 const originText = (entry: QuarantineEntry): string =>
   entry.origin.stage === 'transform' ? `stream record ${entry.origin.id}` : entry.origin.stage === 'load' ? `load message ${entry.origin.id}` : `queue message ${entry.origin.id}`;
-
-/** Stream payloads are the base64 `kinesis.data`: shown decoded, as the JSON text to fix. */
-function readablePayload(entry: QuarantineEntryWithPayload): string {
-  const payload = entry.payload ?? '';
-  if (entry.origin.stage !== 'transform' || !/^[A-Za-z0-9+/]*={0,2}$/.test(payload) || payload.length % 4 !== 0) return payload;
-  return Buffer.from(payload, 'base64').toString('utf8');
-}
 
 function listTable(entries: readonly QuarantineEntry[]): string {
   if (entries.length === 0) return '(no quarantined records)';

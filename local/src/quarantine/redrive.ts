@@ -6,9 +6,10 @@
  */
 import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { MAX_SQS_MESSAGE_BYTES, packRows, parseChangeRecord, parseRowMessage, partitionKeyFor, RecordRejectedError, toClaimRow, type DynamoDBKinesisRecord } from '@claims-cdc/shared';
-import { canonicalKey } from '../stack/dynamodb-wire';
-import type { QuarantineEntry, RedriveMark } from './store';
+import { MAX_SQS_MESSAGE_BYTES, packRows, parseChangeRecord, parseRowMessage, RecordRejectedError, toClaimRow, type DynamoDBKinesisRecord } from '@claims-cdc/shared';
+import { changePartitionKey } from '../stack/partition-key';
+import { identityMismatch } from './identity';
+import type { QuarantineEntryWithPayload, RedriveMark } from './store';
 
 /** Where re-driven records go. */
 export interface RedriveTargets {
@@ -23,20 +24,34 @@ export class RedriveRejectedError extends Error {
   override readonly name = 'RedriveRejectedError';
 }
 
+/** Options of {@link redriveRecord}. */
+export interface RedriveOptions {
+  /** Skip the check that the fixed record is for the same claims and events as the entry (the pipeline's checks still run). */
+  readonly force?: boolean;
+}
+
 /**
- * Checks a fixed record for an entry the way the pipeline will, and puts it back. Returns where it went.
+ * Checks a fixed record for an entry the way the pipeline will, and that it is for the same claims and events as the
+ * entry (unless `force`), and puts it back. Returns where it went.
  *
- * @throws RedriveRejectedError when the record would be rejected again or the entry's origin is unknown.
+ * @throws RedriveRejectedError when the record would be rejected again, is for another claim or event, or the entry's
+ *   origin is unknown.
  */
-export async function redriveRecord(entry: QuarantineEntry, text: string, targets: RedriveTargets): Promise<RedriveMark> {
+export async function redriveRecord(entry: QuarantineEntryWithPayload, text: string, targets: RedriveTargets, options: RedriveOptions = {}): Promise<RedriveMark> {
   const at = new Date().toISOString();
+  const sameRecord = () => {
+    const mismatch = options.force ? undefined : identityMismatch(entry, text);
+    if (mismatch) throw new RedriveRejectedError(`${mismatch}; nothing was re-driven (--force re-drives it anyway)`);
+  };
   if (entry.origin.stage === 'transform') {
     const partitionKey = checkChangeRecord(text);
+    sameRecord();
     const reply = await targets.kinesis.send(new PutRecordCommand({ StreamName: targets.streamName, PartitionKey: partitionKey, Data: Buffer.from(text, 'utf8') }));
     return { at, target: 'stream', ref: reply.SequenceNumber ?? '' };
   }
   if (entry.origin.stage === 'load') {
     checkRowMessage(text);
+    sameRecord();
     const reply = await targets.sqs.send(new SendMessageCommand({ QueueUrl: targets.loadQueueUrl, MessageBody: text }));
     return { at, target: 'load-queue', ref: reply.MessageId ?? '' };
   }
@@ -60,7 +75,7 @@ export function checkChangeRecord(text: string): string {
     throw new RedriveRejectedError(`the fixed record would be rejected again: too-large: its row is ${oversized[0]!.bytes} bytes, over the ${MAX_SQS_MESSAGE_BYTES}-byte queue message limit`);
   }
   const record = JSON.parse(text) as DynamoDBKinesisRecord;
-  return partitionKeyFor(`${record.tableName}\u0000${canonicalKey(record.dynamodb.Keys)}`);
+  return changePartitionKey(record.tableName, record.dynamodb.Keys);
 }
 
 /** Validates a load-queue message body as the load will. */
@@ -68,14 +83,8 @@ export function checkRowMessage(text: string): void {
   try {
     parseRowMessage(text);
   } catch (error) {
-    // zod's issues name paths and expectations, never values.
-    const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
-    const why = Array.isArray(issues)
-      ? issues
-          .slice(0, 5)
-          .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-          .join('; ')
-      : 'body is not valid JSON';
-    throw new RedriveRejectedError(`the fixed message would be rejected again: not a row message: ${why}`);
+    // The load's own rejection: its reason and detail name columns and rules, never values.
+    if (error instanceof RecordRejectedError) throw new RedriveRejectedError(`the fixed message would be rejected again: ${error.reason}: ${error.detail}`);
+    throw error;
   }
 }

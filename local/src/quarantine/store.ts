@@ -34,7 +34,7 @@ export interface RedriveMark {
 export type StoreLine =
   | { readonly type: 'part'; readonly receivedAt: string; readonly message: QuarantineMessage }
   | { readonly type: 'unreadable'; readonly receivedAt: string; readonly messageId: string; readonly body: string }
-  | ({ readonly type: 'redriven'; readonly id: string } & RedriveMark);
+  | ({ readonly type: 'redriven'; readonly id: string; readonly record?: string } & RedriveMark);
 
 /** A quarantined input as `list` shows it: no payload. */
 export interface QuarantineEntry {
@@ -78,6 +78,8 @@ interface EntryState {
   /** Unreadable queue messages keep their body here (they have no parts). */
   body?: string;
   redriven?: RedriveMark;
+  /** The fixed record of the last re-drive (absent for re-drives recorded before it was kept). */
+  redrivenRecord?: string;
 }
 
 /** The id of the entry for an origin. */
@@ -113,9 +115,20 @@ export class QuarantineStore {
     return { ...summary(state), payload: payloadOf(state) };
   }
 
-  /** Records that an entry was re-driven. */
-  markRedriven(id: string, mark: RedriveMark): void {
-    this.append([{ type: 'redriven', id, ...mark }]);
+  /**
+   * Records that an entry was re-driven, with the fixed record that was sent (verify compares the destination with
+   * it; like the payloads, it stays in this owner-only file).
+   */
+  markRedriven(id: string, mark: RedriveMark, record?: string): void {
+    this.append([{ type: 'redriven', id, ...mark, ...(record === undefined ? {} : { record }) }]);
+  }
+
+  /** The entries that were re-driven with their last fixed record, oldest re-drive first. */
+  redrivenRecords(): { entry: QuarantineEntry; record: string }[] {
+    return [...this.#fold().values()]
+      .filter((state): state is EntryState & { redrivenRecord: string; redriven: RedriveMark } => state.redrivenRecord !== undefined && state.redriven !== undefined)
+      .sort((a, b) => a.redriven.at.localeCompare(b.redriven.at))
+      .map((state) => ({ entry: summary(state), record: state.redrivenRecord }));
   }
 
   #find(id: string): EntryState {
@@ -168,7 +181,10 @@ export class QuarantineStore {
         }
       } else if (line.type === 'redriven') {
         const state = states.get(line.id);
-        if (state) state.redriven = { at: line.at, target: line.target, ref: line.ref };
+        if (state) {
+          state.redriven = { at: line.at, target: line.target, ref: line.ref };
+          if (line.record !== undefined) state.redrivenRecord = line.record;
+        }
       }
     }
     return states;
