@@ -56,3 +56,29 @@ export class LiveLine {
     this.#printedAt = now;
   }
 }
+
+/**
+ * Several lines of live status (`status --watch`): on a terminal the block is redrawn in place (the cursor goes
+ * back up over the previous block, which is cleared); elsewhere each block is printed when it changed, after a blank
+ * line, so a log shows every distinct state once.
+ */
+export class LiveBlock {
+  #shown = 0;
+  #printedKey: string | undefined;
+
+  constructor(private readonly io: Io) {}
+
+  /** Shows `lines` as the current block; `key` is what counts as a change for plain output (default the text). */
+  update(lines: readonly string[], key = lines.join('\n')): void {
+    if (this.io.overwrite) {
+      const back = this.#shown > 0 ? `\x1b[${this.#shown}F\x1b[J` : '';
+      this.io.out(`${back}${lines.join('\n')}`);
+      this.#shown = lines.length;
+      return;
+    }
+    if (key === this.#printedKey) return;
+    if (this.#printedKey !== undefined) this.io.out('');
+    this.io.out(lines.join('\n'));
+    this.#printedKey = key;
+  }
+}
