@@ -59,7 +59,7 @@ describe('verify: DynamoDB items against destination rows', () => {
     // Act
     const report = await diff();
     // Assess
-    expect(report).toEqual({ ok: true, items: 5, destinationRows: 5, columns: COMPARED_COLUMNS.map((c) => c.name), missing: [], extra: [], differing: [], duplicated: [], unprocessable: [] });
+    expect(report).toEqual({ ok: true, items: 5, destinationRows: 5, columns: COMPARED_COLUMNS.map((c) => c.name), missing: [], extra: [], differing: [], duplicated: [], unprocessable: [], fixedByRedrive: [] });
     expect(report.columns).toHaveLength(30);
   });
 

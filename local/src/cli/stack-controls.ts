@@ -6,6 +6,7 @@ import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import { collectPipelineStatus, type StatusSources } from '../inspect/collect-status';
 import type { PipelineStatus } from '../inspect/pipeline-status';
 import { verifyStack } from '../inspect/verify';
+import { repairStack } from '../inspect/verify-repair';
 import { ControlError } from '../stack/api-server';
 import type { RunningStack } from '../stack/start-stack';
 
@@ -59,6 +60,6 @@ export function registerCliControls(stack: RunningStack, warehouse: Warehouse, s
     if (settleMs !== undefined && (typeof settleMs !== 'number' || !Number.isInteger(settleMs) || settleMs < 0 || settleMs > MAX_SETTLE_MS)) {
       throw new ControlError(400, `settleMs must be an integer from 0 to ${MAX_SETTLE_MS}`);
     }
-    return verifyStack(stack, warehouse, settleMs);
+    return (body as { repair?: unknown } | undefined)?.repair === true ? repairStack(stack, warehouse, settleMs ?? 15_000) : verifyStack(stack, warehouse, settleMs);
   });
 }

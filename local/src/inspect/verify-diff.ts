@@ -46,6 +46,11 @@ export interface VerifyReport {
   duplicated: string[];
   /** Items the pipeline cannot process (it quarantines their changes), with the schema's reason; not compared. */
   unprocessable: { claimId: string; reason: string }[];
+  /**
+   * Items the pipeline cannot process whose quarantined change was fixed and re-driven, with the destination matching
+   * the fix: not a failure, but the item in DynamoDB still needs fixing (its next change is quarantined again).
+   */
+  fixedByRedrive: { claimId: string; reason: string }[];
 }
 
 /** The SELECT that reads the destination for the comparison (timestamps as text: microseconds survive). */
@@ -114,8 +119,20 @@ export const canonical = (column: ColumnSpec, value: unknown): string | null => 
   }
 };
 
-/** Compares the items of a DynamoDB scan with the destination rows (as read by {@link destinationQuery}). */
-export function diffRows(items: readonly WireItem[], destination: readonly ResultRow[], tableName: string): VerifyReport {
+/** True when the destination row (or its absence) is what a re-driven fix leads to (`null`: the fix removed the claim). */
+const matchesFix = (fix: Record<string, unknown> | null, actual: ResultRow | undefined): boolean =>
+  fix === null ? actual === undefined : actual !== undefined && COMPARED_COLUMNS.every((c) => canonical(c, fix[c.name]) === canonical(c, actual[c.name]));
+
+/**
+ * Compares the items of a DynamoDB scan with the destination rows (as read by {@link destinationQuery}); `redriven`
+ * holds, by claim id, the row each re-driven quarantine fix leads to.
+ */
+export function diffRows(
+  items: readonly WireItem[],
+  destination: readonly ResultRow[],
+  tableName: string,
+  redriven: ReadonlyMap<string, Record<string, unknown> | null> = new Map(),
+): VerifyReport {
   const rowsById = new Map<string, ResultRow[]>();
   for (const row of destination) {
     const id = String(row.claimId);
@@ -124,6 +141,7 @@ export function diffRows(items: readonly WireItem[], destination: readonly Resul
   const missing: string[] = [];
   const differing: DifferingRow[] = [];
   const unprocessable: { claimId: string; reason: string }[] = [];
+  const fixedByRedrive: { claimId: string; reason: string }[] = [];
   const seen = new Set<string>();
   for (const item of items) {
     const claimId = String(item.claim_id?.S ?? '(no claim_id)');
@@ -133,7 +151,9 @@ export function diffRows(items: readonly WireItem[], destination: readonly Resul
       expected = expectedRow(item, tableName);
     } catch (error) {
       // Whatever an item holds, verify reports it and goes on (the pipeline quarantines such an item's changes).
-      unprocessable.push({ claimId, reason: toRejection(error).message });
+      const fix = redriven.get(claimId);
+      const matched = fix !== undefined && matchesFix(fix, rowsById.get(claimId)?.[0]);
+      (matched ? fixedByRedrive : unprocessable).push({ claimId, reason: toRejection(error).message });
       continue;
     }
     const actual = rowsById.get(claimId)?.[0];
@@ -156,6 +176,7 @@ export function diffRows(items: readonly WireItem[], destination: readonly Resul
     differing: differing.sort((a, b) => byId(a.claimId, b.claimId)),
     duplicated: duplicated.sort(byId),
     unprocessable: unprocessable.sort((a, b) => byId(a.claimId, b.claimId)),
+    fixedByRedrive: fixedByRedrive.sort((a, b) => byId(a.claimId, b.claimId)),
   };
   const ok = [report.missing, report.extra, report.differing, report.duplicated, report.unprocessable].every((list) => list.length === 0);
   return { ok, ...report };

@@ -1,12 +1,15 @@
 import { randomInt } from 'node:crypto';
+import { generateClaims } from '@claims-cdc/shared';
+import { putUntracked, uncapturedClient } from '../../backfill/untracked-writer';
+import type { StatusReply } from '../stack-controls';
 import { parse, positiveIntArgument } from '../args';
 import { CommandError, UsageError } from '../errors';
 import type { Io } from '../io';
 import { LiveLine } from '../live-line';
-import { callApi } from '../stack-call';
+import { callApi, callControl } from '../stack-call';
 import { requireRunningStack, resolveStateDir } from '../state-dir';
 
-export const GENERATE_HELP = `Usage: claims-cdc generate N [--seed S] [--json] [--state-dir DIR]
+export const GENERATE_HELP = `Usage: claims-cdc generate N [--seed S] [--untracked] [--json] [--state-dir DIR]
 
 Writes N generated claims to DynamoDB through the running stack's HTTP API (POST /claims/samples: the ingest
 handler, as deployed behind API Gateway). Every write is captured and flows through the pipeline. Large N is sent
@@ -14,6 +17,8 @@ in requests of at most 1,000 claims (the API's cap), request k with seed S+k, wi
 ETA). If a request fails, it says how many claims were written and the command that writes the rest (writing a
 claim of the same seed again changes nothing, so resuming is safe).
   --seed S          generator seed, 0 to 4294967295: the same seed gives the same claims (default: random, printed)
+  --untracked       write the claims straight into the DynamoDB emulator, behind the capture: no change reaches the
+                    stream, as for items written before the stream was turned on (\`claims-cdc backfill\` brings them)
   --json            print {"claimIds": [...]}
   --state-dir DIR   the stack's state directory (default .claims-cdc)`;
 
@@ -23,7 +28,7 @@ const MAX_SEED = 0xffffffff;
 
 /** `claims-cdc generate` */
 export const generateCommand = async (args: readonly string[], io: Io): Promise<number> => {
-  const { values, positionals } = parse(args, { seed: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } }, GENERATE_HELP);
+  const { values, positionals } = parse(args, { seed: { type: 'string' }, untracked: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } }, GENERATE_HELP);
   if (values.help) {
     io.out(GENERATE_HELP);
     return 0;
@@ -37,26 +42,54 @@ export const generateCommand = async (args: readonly string[], io: Io): Promise<
   const stack = requireRunningStack(resolveStateDir(values['state-dir']));
 
   const used = seed ?? randomInt(MAX_SEED + 1);
-  const claimIds = await writeInRequests(stack, n, used, values.json ? undefined : new LiveLine(io, 2_000));
+  const live = values.json ? undefined : new LiveLine(io, 2_000);
+  const writer = values.untracked ? await untrackedWriter(stack) : { write: viaApi(stack), close: () => undefined };
+  let claimIds: string[];
+  try {
+    claimIds = await writeInRequests(writer.write, n, used, live, values.untracked ? ' --untracked' : '');
+  } finally {
+    writer.close();
+  }
   if (values.json) io.out(JSON.stringify({ claimIds }));
-  else io.out(`generated ${claimIds.length} claim${claimIds.length === 1 ? '' : 's'} (seed ${used}): ${claimIds.slice(0, 10).join(' ')}${claimIds.length > 10 ? ` … and ${claimIds.length - 10} more` : ''}`);
+  else io.out(`generated ${claimIds.length}${values.untracked ? ' untracked' : ''} claim${claimIds.length === 1 ? '' : 's'} (seed ${used}): ${claimIds.slice(0, 10).join(' ')}${claimIds.length > 10 ? ` … and ${claimIds.length - 10} more` : ''}`);
   return 0;
 };
 
-/** Sends `n` claims in requests of {@link PER_REQUEST}, request k seeded `seed + k`, showing progress on `live`. */
-async function writeInRequests(stack: Parameters<typeof callApi>[0], n: number, seed: number, live: LiveLine | undefined): Promise<string[]> {
+/** Writes `count` claims of generator seed `seed`; resolves with their ids. */
+type WriteClaims = (count: number, seed: number) => Promise<string[]>;
+
+/** Through the API (captured, like every application write). */
+const viaApi =
+  (stack: Parameters<typeof callApi>[0]): WriteClaims =>
+  async (count, seed) =>
+    (await callApi<{ claimIds: string[] }>(stack, 'POST', '/claims/samples', { count, seed })).body.claimIds;
+
+/** Straight into the emulator: the same claims the API writes for a seed, but no change reaches the stream. */
+async function untrackedWriter(stack: ReturnType<typeof requireRunningStack>): Promise<{ write: WriteClaims; close: () => void }> {
+  if (!stack.dynamodbUncaptured) throw new CommandError(`the stack at ${stack.apiUrl} publishes no uncaptured DynamoDB endpoint (external endpoints, or an older \`claims-cdc up\`); restart it with this version`);
+  const status = await callControl<StatusReply>(stack, 'status');
+  const client = uncapturedClient(stack.dynamodbUncaptured, status.resources.table.arn.split(':')[3] ?? 'us-east-1');
+  const write: WriteClaims = async (count, seed) => {
+    const claims = generateClaims(count, seed);
+    await putUntracked(client, status.tableName, claims);
+    return claims.map((c) => c.claim_id);
+  };
+  return { write, close: () => client.destroy() };
+}
+
+/** Writes `n` claims in requests of {@link PER_REQUEST}, request k seeded `seed + k`, showing progress on `live`. */
+async function writeInRequests(write: WriteClaims, n: number, seed: number, live: LiveLine | undefined, flag: string): Promise<string[]> {
   const claimIds: string[] = [];
   const started = Date.now();
   for (let done = 0, part = 0; done < n; done += PER_REQUEST, part += 1) {
     // Requests past the first get the next seeds, so a seeded run of any size is repeatable and resumable.
     const partSeed = (seed + part) % (MAX_SEED + 1);
     try {
-      const reply = await callApi<{ claimIds: string[] }>(stack, 'POST', '/claims/samples', { count: Math.min(PER_REQUEST, n - done), seed: partSeed });
-      claimIds.push(...reply.body.claimIds);
+      claimIds.push(...(await write(Math.min(PER_REQUEST, n - done), partSeed)));
     } catch (error) {
       live?.clear();
       const why = error instanceof Error ? error.message : String(error);
-      throw new CommandError(`wrote ${done} of ${n} claims (seed ${seed}), then: ${why}; to write the rest: claims-cdc generate ${n - done} --seed ${partSeed}`);
+      throw new CommandError(`wrote ${done} of ${n} claims (seed ${seed}), then: ${why}; to write the rest: claims-cdc generate ${n - done} --seed ${partSeed}${flag}`);
     }
     const seconds = (Date.now() - started) / 1000;
     const rate = claimIds.length / Math.max(seconds, 0.001);

@@ -1,0 +1,31 @@
+/**
+ * Writes claims straight into the DynamoDB emulator, behind the capture: no change record reaches the stream, as for
+ * items written before a table's stream was turned on. What `backfill` is for; `generate N --untracked` uses it.
+ */
+import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { Claim } from '@claims-cdc/shared';
+import { LOCAL_CREDENTIALS } from '../stack/aws-env';
+
+/** Some items stayed unprocessed after every retry. */
+export class UntrackedWriteError extends Error {
+  override readonly name = 'UntrackedWriteError';
+}
+
+const ATTEMPTS = 8;
+
+/** A client of the emulator itself (never the capture's endpoint). */
+export const uncapturedClient = (endpoint: string, region: string): DynamoDBClient => new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+
+/** Writes claims 25 at a time (BatchWriteItem), unprocessed items retried with exponential backoff. */
+export async function putUntracked(client: DynamoDBClient, tableName: string, claims: readonly Claim[]): Promise<void> {
+  for (let start = 0; start < claims.length; start += 25) {
+    let requests: WriteRequest[] = claims.slice(start, start + 25).map((claim) => ({ PutRequest: { Item: marshall(claim, { removeUndefinedValues: true }) } }));
+    for (let attempt = 1; requests.length > 0; attempt += 1) {
+      if (attempt > ATTEMPTS) throw new UntrackedWriteError(`${requests.length} claims still unprocessed after ${ATTEMPTS} attempts`);
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (attempt - 2)));
+      const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: requests } }));
+      requests = result.UnprocessedItems?.[tableName] ?? [];
+    }
+  }
+}
