@@ -16,4 +16,7 @@ export const PatchRequestSchema = z
   .refine((body) => body.claimStatus !== undefined || body.paymentStatus !== undefined, 'give claimStatus and/or paymentStatus');
 
 /** The `{claimId}` path parameter. */
-export const ClaimIdSchema = z.string().regex(CLAIM_ID_PATTERN, 'claimId must be CLM- followed by 8 upper-case hex digits');
+export const ClaimIdSchema = z.string().regex(CLAIM_ID_PATTERN, 'must be CLM- followed by 8 upper-case hex digits');
+
+/** The path parameters of `/claims/{claimId}` (an object, so an issue names `claimId`). */
+export const ClaimPathSchema = z.object({ claimId: ClaimIdSchema });
