@@ -4,6 +4,7 @@
  * are) followed by a rename map applied key by key (a JoltTransformJSON "shift" spec). Used only to compare
  * against our registry-driven `toClaimRow`; it must produce the same rows, which the transform stage checks.
  */
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type ChangeEvent, CLAIM_COLUMNS, type ClaimRow, ROW_COLUMNS } from '@claims-cdc/shared';
 
 type Json = Record<string, unknown>;
@@ -41,9 +42,14 @@ const cell = (value: unknown): string | number | null => {
 /** Column names in table order, so generic rows serialize exactly like ours. */
 const EMPTY_ROW_KEYS = ROW_COLUMNS.map((c) => c.name);
 
-/** Flatten + shift one change into a row (the same columns and values as `toClaimRow`). */
+/**
+ * Flatten + shift one change into a row (the same columns and values as `toClaimRow` for ordinary claims). The image
+ * is first read with the SDK's generic `unmarshall`, as a general-purpose flow reads DynamoDB JSON (it rounds
+ * numbers beyond a double and turns sets into `Set`s, which our lossless reader does not).
+ */
 export const genericClaimRow = (event: ChangeEvent): ClaimRow => {
-  const image = event.newImage ?? event.oldImage;
+  const wireImage = event.newImage ?? event.oldImage;
+  const image = wireImage === undefined ? undefined : (unmarshall(wireImage as unknown as Parameters<typeof unmarshall>[0]) as Json);
   const row: ClaimRow = {};
   for (const name of EMPTY_ROW_KEYS) row[name] = null;
   row.eventName = event.eventName;

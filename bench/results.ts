@@ -25,6 +25,11 @@ export interface TransformResult {
   readonly ratio: number;
   /** generic / ours cost of the flatten/rename step alone. */
   readonly flattenRatio: number;
+  /** The parse floor: base64 + JSON.parse of the same records, records per CPU-second, measured in the same run. */
+  readonly floorRecordsPerCpuSecond: number;
+  readonly floorRuns: number[];
+  /** ours / floor by CPU time (issue 11's goal: ≥ 0.5). */
+  readonly floorRatio: number;
   /** Both ways produce byte-identical load-queue messages. */
   readonly outputsIdentical: boolean;
   readonly bytesPerRecord: number;

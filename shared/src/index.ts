@@ -16,3 +16,6 @@ export * from './domain/quarantine';
 export * from './domain/attribute-value';
 export * from './domain/cell-rules';
 export * from './domain/event-time';
+export * from './domain/issues';
+export * from './domain/fast-decode';
+export * from './domain/kinesis-row';

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { packRows, type ClaimRow, type QuarantineMessage } from '@claims-cdc/shared';
+import { packRows, type ClaimRow, type QuarantineMessage, readRowMessage, RecordRejectedError } from '@claims-cdc/shared';
 import { claims, type Op, row, sqsEvent } from '@claims-cdc/shared/test-support/factories';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { type CallOptions, type Warehouse, WarehouseDataError, WarehouseDeadlineError, WarehouseError } from '@claims-cdc/shared/warehouse/port';
@@ -7,7 +7,11 @@ import { stageIsolating } from '@claims-cdc/shared/warehouse/stage-isolating';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { load, WAREHOUSE_MARGIN_MS } from '../src/handlers/load';
-import { stageMessages } from '../src/stage-messages';
+import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
+import type { SendBodies } from '@claims-cdc/shared/aws/sqs-sender';
+import type { BatchReport } from '@claims-cdc/shared/batch/batch-stage';
+import type { SQSRecord } from 'aws-lambda';
+import { type LoadSummary, loadStage } from '../src/load-stage';
 
 const sqs = mockClient(SQSClient);
 const T = 1_732_000_000_000_000;
@@ -15,7 +19,29 @@ const sample = claims(8, 21);
 const ops: Op[] = sample.map((claim, i) => ({ eventName: 'INSERT', claim, micros: T + i, eventId: `load-${i}` }));
 const bodies = (rows = ops.map(row), maxBytes = 12_000): string[] => packRows(rows, maxBytes).messages.map((m) => m.body);
 const QUARANTINE = process.env.QUARANTINE_QUEUE_URL as string;
-const okSend = async () => new Map<number, Error>();
+const okSend: SendBodies = async () => new Map<number, Error>();
+
+/** Runs one batch through the load stage: the ids the reply fails (all of them on a full-batch failure) and the stage's report. */
+const runBatch = async (records: SQSRecord[], warehouse: Warehouse, send: SendBodies = okSend, options?: CallOptions): Promise<{ failedIds: string[]; report: BatchReport<LoadSummary> }> => {
+  let report: BatchReport<LoadSummary> | undefined;
+  const stage = loadStage({ warehouse, quarantineQueueUrl: QUARANTINE, send, ...(options === undefined ? {} : { callOptions: () => options }) }, (r) => {
+    report = r;
+  });
+  const failedIds = await stage.handle({ Records: records }).then(
+    (reply) => reply.batchItemFailures.map((f) => f.itemIdentifier),
+    (error: unknown) => {
+      if (error instanceof FullBatchFailureError) return records.map((r) => r.messageId);
+      throw error;
+    },
+  );
+  return { failedIds, report: report as BatchReport<LoadSummary> };
+};
+
+/** A send that keeps what it is given and succeeds. */
+const keeping = (sent: string[]): SendBodies => async (_url, b) => {
+  sent.push(...b);
+  return new Map();
+};
 
 beforeEach(() => {
   sqs.reset();
@@ -34,12 +60,13 @@ describe('load', () => {
     // Prepare
     const event = sqsEvent(bodies());
     // Act
-    const first = await stageMessages(event.Records, warehouse, QUARANTINE, okSend);
-    const again = await stageMessages(event.Records, warehouse, QUARANTINE, okSend);
+    const first = await runBatch(event.Records, warehouse);
+    const again = await runBatch(event.Records, warehouse);
     // Assess
     expect(event.Records.length).toBeGreaterThan(1);
-    expect(first.summary).toMatchObject({ received: 8, staged: 8, failed: 0 });
-    expect(again.summary).toMatchObject({ received: 8, staged: 0, failed: 0 });
+    expect(first.report.summary).toMatchObject({ received: 8, staged: 8 });
+    expect(again.report.summary).toMatchObject({ received: 8, staged: 0 });
+    expect([...first.failedIds, ...again.failedIds]).toEqual([]);
     expect(await warehouse.status()).toMatchObject({ staged: 8, history: 8 });
   });
 
@@ -51,13 +78,10 @@ describe('load', () => {
     const sent: string[] = [];
     const event = sqsEvent([...bodies(), bad]);
     // Act
-    const { outcomes, summary } = await stageMessages(event.Records, warehouse, QUARANTINE, async (_url, b) => {
-      sent.push(...b);
-      return new Map();
-    });
+    const { failedIds, report } = await runBatch(event.Records, warehouse, keeping(sent));
     // Assess
-    expect(outcomes.size).toBe(0);
-    expect(summary.staged).toBe(8);
+    expect(failedIds).toEqual([]);
+    expect(report.summary?.staged).toBe(8);
     const message = JSON.parse(sent[0] as string) as QuarantineMessage;
     expect(message).toMatchObject({ reason: 'bad-row-message', origin: { stage: 'load', id: event.Records.at(-1)?.messageId }, payload: bad });
   });
@@ -67,9 +91,9 @@ describe('load', () => {
     const failing: Warehouse = { ...warehouse, stage: async () => Promise.reject(new Error('warehouse unavailable')) } as unknown as Warehouse;
     const event = sqsEvent(bodies());
     // Act
-    const { outcomes } = await stageMessages(event.Records, failing, QUARANTINE, okSend);
+    const { failedIds } = await runBatch(event.Records, failing);
     // Assess
-    expect([...outcomes.keys()]).toEqual(event.Records.map((r) => r.messageId));
+    expect(failedIds).toEqual(event.Records.map((r) => r.messageId));
   });
 
   it('the handler returns exactly the failed message ids (quarantine send failed for one bad message)', async () => {
@@ -90,13 +114,10 @@ describe('load', () => {
     const event = sqsEvent(bodies([...rows.slice(0, 17), bad, ...rows.slice(18)]));
     const sent: string[] = [];
     // Act
-    const { outcomes, summary } = await stageMessages(event.Records, warehouse, QUARANTINE, async (_url, b) => {
-      sent.push(...b);
-      return new Map();
-    });
+    const { failedIds, report } = await runBatch(event.Records, warehouse, keeping(sent));
     // Assess
-    expect(outcomes.size).toBe(0);
-    expect(summary).toMatchObject({ received: 59, staged: 59 });
+    expect(failedIds).toEqual([]);
+    expect(report.summary).toMatchObject({ received: 59, staged: 59 });
     expect(await warehouse.status()).toMatchObject({ staged: 59, history: 59 });
     expect(sent).toHaveLength(1);
     const message = JSON.parse(sent[0] as string) as QuarantineMessage;
@@ -118,13 +139,10 @@ describe('load', () => {
     const event = sqsEvent(bodies());
     const sent: string[] = [];
     // Act
-    const { outcomes, summary } = await stageMessages(event.Records, picky, QUARANTINE, async (_url, b) => {
-      sent.push(...b);
-      return new Map();
-    });
+    const { failedIds, report } = await runBatch(event.Records, picky, keeping(sent));
     // Assess
-    expect(outcomes.size).toBe(0);
-    expect(summary.staged).toBe(6);
+    expect(failedIds).toEqual([]);
+    expect(report.summary?.staged).toBe(6);
     const quarantined = sent.map((b) => JSON.parse(b) as QuarantineMessage);
     expect(quarantined.map((m) => m.reason)).toEqual(['warehouse-rejected', 'warehouse-rejected']);
     expect(quarantined.map((m) => JSON.parse(m.payload).rows[0].eventId).sort()).toEqual(['load-2', 'load-5']);
@@ -137,12 +155,9 @@ describe('load', () => {
     const event = sqsEvent([...bodies(), JSON.stringify({ format: 'claims-cdc.rows.v1', rows: [bad, row(ops[1] as Op)] })]);
     const sent: string[] = [];
     // Act
-    const { outcomes } = await stageMessages(event.Records, down, QUARANTINE, async (_url, b) => {
-      sent.push(...b);
-      return new Map();
-    });
+    const { failedIds } = await runBatch(event.Records, down, keeping(sent));
     // Assess
-    expect([...outcomes.keys()]).toEqual(event.Records.map((r) => r.messageId));
+    expect(failedIds).toEqual(event.Records.map((r) => r.messageId));
     expect(sent).toEqual([]);
   });
 
@@ -158,10 +173,11 @@ describe('load', () => {
     } as unknown as Warehouse;
     const deadline = Date.now() + 30_000;
     // Act
-    const { summary } = await stageMessages(sqsEvent(bodies()).Records, picky, QUARANTINE, okSend, { deadline });
+    const { report } = await runBatch(sqsEvent(bodies()).Records, picky, okSend, { deadline });
     // Assess
-    expect(summary.stageAttempts).toBeGreaterThan(1);
-    expect(seen).toHaveLength(summary.stageAttempts);
+    const attempts = report.summary?.stageAttempts as number;
+    expect(attempts).toBeGreaterThan(1);
+    expect(seen).toHaveLength(attempts);
     expect(seen).toEqual(seen.map(() => ({ deadline })));
   });
 
@@ -177,13 +193,10 @@ describe('load', () => {
     const event = sqsEvent([...bodies(), 'garbage']);
     const sent: string[] = [];
     // Act
-    const { outcomes } = await stageMessages(event.Records, late, QUARANTINE, async (_url, b) => {
-      sent.push(...b);
-      return new Map();
-    }, { deadline: Date.now() + 30_000 });
+    const { failedIds } = await runBatch(event.Records, late, keeping(sent), { deadline: Date.now() + 30_000 });
     // Assess
     expect(calls).toBe(1);
-    expect([...outcomes.keys()]).toEqual(event.Records.slice(0, -1).map((r) => r.messageId));
+    expect(failedIds).toEqual(event.Records.slice(0, -1).map((r) => r.messageId));
     expect(sent.map((b) => (JSON.parse(b) as QuarantineMessage).reason)).toEqual(['bad-row-message']);
   });
 
@@ -217,5 +230,48 @@ describe('load', () => {
     expect(result.rejected[0]?.detail).toMatch(/^duckdb refused a row: Conversion Error/);
     expect(result.rejected[0]?.detail).not.toContain('2024-02-30');
     expect(result.staged).toBe(7);
+  });
+});
+
+describe('the load reads every row of a message at its trust boundary, by hand', () => {
+  const good = row(ops[0] as Op);
+  const { claimId: _dropped, ...missing } = good;
+  const cases: Array<[string, Record<string, unknown>, string | undefined]> = [
+    ['a row as the transform writes it', good, undefined],
+    ['a SNAPSHOT row (backfill)', { ...good, eventName: 'SNAPSHOT' }, undefined],
+    ['an unknown column', { ...good, patientSsn: 'x' }, 'patientSsn: not a row column'],
+    ['a missing column', missing, 'missing claimId'],
+    ['an eventName no load row has', { ...good, eventName: 'UPSERT' }, 'eventName: not INSERT, MODIFY, REMOVE, SNAPSHOT'],
+    ['a value the warehouse refuses', { ...good, patientGender: 'MF' }, 'patientGender (patient.gender): longer than 1 character'],
+    ['a nested value', { ...good, totalCharge: { amount: 1 } }, 'totalCharge (total_charge): not a scalar'],
+  ];
+
+  it.each(cases)('%s', (_name, candidate, problem) => {
+    // Act
+    const read = readRowMessage(JSON.stringify({ format: 'claims-cdc.rows.v1', rows: [good, candidate] }));
+    // Assess
+    expect(read.rows).toHaveLength(problem === undefined ? 2 : 1);
+    expect(read.rejects.map((r) => r.detail)).toEqual(problem === undefined ? [] : [problem]);
+  });
+
+  it.each([
+    ['not JSON', '{"format":', 'not a row message: body is not valid JSON'],
+    ['another format', JSON.stringify({ format: 'x', rows: [good] }), 'not a row message: format: expected "claims-cdc.rows.v1"'],
+    ['no rows', JSON.stringify({ format: 'claims-cdc.rows.v1', rows: [] }), 'not a row message: rows: expected a non-empty array'],
+    ['not an object', 'null', 'not a row message: format: expected "claims-cdc.rows.v1"'],
+  ])('refuses a message that is %s as bad-row-message', (_name, body, detail) => {
+    // Act
+    const error = (() => {
+      try {
+        readRowMessage(body);
+      } catch (e) {
+        return e as RecordRejectedError;
+      }
+      throw new Error('expected a rejection');
+    })();
+    // Assess
+    expect(error).toBeInstanceOf(RecordRejectedError);
+    expect(error.reason).toBe('bad-row-message');
+    expect(error.detail).toBe(detail);
   });
 });

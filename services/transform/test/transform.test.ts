@@ -3,7 +3,9 @@ import { joinQuarantineParts, parseRowMessage, type QuarantineMessage } from '@c
 import { changeRecord, claims, kinesisEvent, row } from '@claims-cdc/shared/test-support/factories';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
+import { SEND_POLICY, sendBodies } from '@claims-cdc/shared/aws/sqs-sender';
 import { handler, transform } from '../src/handlers/transform';
+import { transformStage } from '../src/transform-stage';
 
 const sqs = mockClient(SQSClient);
 const LOAD = process.env.LOAD_QUEUE_URL as string;
@@ -106,24 +108,58 @@ describe('transform', () => {
     expect((wrapped as Error).name).toBe('FullBatchFailureError');
   });
 
-  it('fails only the records of the message that failed when others went through', async () => {
-    // Prepare: messages limited to one row each; the second message fails every time
-    let call = 0;
+  it('fails only the records of the message that failed when others went through, after the one retry policy', async () => {
+    // Prepare: messages limited to one row each; the second message's entry fails every time (not the sender's fault)
+    let calls = 0;
     sqs.on(SendMessageBatchCommand, { QueueUrl: LOAD }).callsFake((input: { Entries: Array<{ Id: string }> }) => {
-      call += 1;
+      calls += 1;
       return { Successful: input.Entries.filter((e) => e.Id !== '1').map((e) => ({ Id: e.Id })), Failed: input.Entries.filter((e) => e.Id === '1').map((e) => ({ Id: e.Id, Code: 'Throttled', SenderFault: false })) };
     });
-    const { deliverRecords } = await import('../src/deliver');
     const event = kinesisEvent(good.slice(0, 3));
-    const { sendBodies } = await import('@claims-cdc/shared/aws/sqs-sender');
     const oneRowPerMessage = Math.ceil(1.5 * Buffer.byteLength(JSON.stringify(row({ eventName: 'INSERT', claim: sample[0] as never, micros: T }))));
+    const client = new SQSClient({});
+    const stage = transformStage({ loadQueueUrl: LOAD, quarantineQueueUrl: QUARANTINE, maxMessageBytes: oneRowPerMessage, send: (url, bodies) => sendBodies(client, url, bodies, { ...SEND_POLICY, baseDelayMs: 1 }) });
     // Act
-    const { outcomes } = await deliverRecords(event.Records, { loadQueueUrl: LOAD, quarantineQueueUrl: QUARANTINE, maxMessageBytes: oneRowPerMessage }, (url, bodies) =>
-      sendBodies(new SQSClient({}), url, bodies, { baseDelayMs: 1 }),
-    );
+    const response = await stage.handle(event);
+    // Assess: the first call sends all three; only the failed entry is sent again, up to the policy's attempts
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
+    expect(calls).toBe(SEND_POLICY.attempts);
+    expect(sqs.commandCalls(SendMessageBatchCommand).slice(1).map((c) => c.args[0].input.Entries?.map((e) => e.Id))).toEqual([['1'], ['1']]);
+  });
+
+  it('does not send again an entry refused by the sender\'s fault, nor a call the SDK already retried', async () => {
+    // Prepare: the load queue refuses one entry as the sender's fault; the quarantine queue's calls throw
+    sqs.on(SendMessageBatchCommand, { QueueUrl: LOAD }).resolves({ Successful: [{ Id: '0', MessageId: 'm0', MD5OfMessageBody: '' }], Failed: [{ Id: '1', Code: 'InvalidMessageContents', SenderFault: true }] });
+    const client = new SQSClient({});
+    // Act
+    const loadFailures = await sendBodies(client, LOAD, ['a', 'b'], { ...SEND_POLICY, baseDelayMs: 1 });
+    sqs.on(SendMessageBatchCommand, { QueueUrl: QUARANTINE }).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
+    const quarantineFailures = await sendBodies(client, QUARANTINE, ['c'], { ...SEND_POLICY, baseDelayMs: 1 });
     // Assess
-    expect([...outcomes.keys()]).toEqual([event.Records[1]?.kinesis.sequenceNumber]);
-    expect(call).toBeGreaterThan(1);
+    expect([...loadFailures.keys()]).toEqual([1]);
+    expect(loadFailures.get(1)?.message).toMatch(/InvalidMessageContents \(sender fault\)/);
+    expect([...quarantineFailures.keys()]).toEqual([0]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(2);
+  });
+
+  it('sends each row\'s JSON once: the load message body is the rows\' text joined, parsed back to the same rows', async () => {
+    // Act
+    await transform(kinesisEvent(good.slice(0, 2)));
+    // Assess
+    const [body] = sentTo(LOAD);
+    const rows = parseRowMessage(body as string);
+    expect(body).toBe(`{"format":"claims-cdc.rows.v1","rows":[${rows.map((r) => JSON.stringify(r)).join(',')}]}`);
+  });
+
+  it('quarantines a reject and still fails its record when the quarantine queue refuses it, so its payload is never lost', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand, { QueueUrl: QUARANTINE }).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KMS.DisabledException', SenderFault: true }] });
+    const event = kinesisEvent([good[0] as Record<string, unknown>, '{not json', good[1] as Record<string, unknown>]);
+    // Act
+    const response = await transform(event);
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
+    expect(sentTo(LOAD).flatMap(parseRowMessage)).toHaveLength(2);
   });
 });
 

@@ -54,7 +54,7 @@ const RULES: Record<ColumnType, (value: string | number) => string | undefined> 
 const EVENT_RULES: Record<string, (value: unknown) => string | undefined> = {
   eventId: (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'missing'),
   claimId: (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'missing'),
-  eventName: (v) => (v === 'INSERT' || v === 'MODIFY' || v === 'REMOVE' ? undefined : 'not INSERT, MODIFY or REMOVE'),
+  eventName: (v) => (v === 'INSERT' || v === 'MODIFY' || v === 'REMOVE' || v === 'SNAPSHOT' ? undefined : 'not INSERT, MODIFY, REMOVE or SNAPSHOT'),
   eventCreationUnixTime: (v) => (typeof v === 'string' && new RegExp(`^\\d{1,${MICROS_DIGITS}}$`).test(v) ? undefined : `not 1-${MICROS_DIGITS} decimal digits`),
   sequenceNumber: (v) => (typeof v === 'string' && new RegExp(`^\\d{0,${MAX_SEQUENCE_DIGITS}}$`).test(v) ? undefined : `not 0-${MAX_SEQUENCE_DIGITS} decimal digits`),
 };

@@ -4,6 +4,7 @@ import { AttributeValueError, plainItem } from './attribute-value';
 import type { WireItem } from './change-record';
 import { ClaimSchema } from './claim';
 import { RecordRejectedError } from './errors';
+import { describeIssues } from './issues';
 import { eventMicros } from './event-time';
 import { MAX_SEQUENCE_DIGITS } from './merge-rules';
 
@@ -41,13 +42,6 @@ export interface ChangeEvent {
   readonly newImage?: WireItem;
   readonly oldImage?: WireItem;
 }
-
-/** Formats zod issues as `path: message; …` (paths and rules only, never values). */
-export const describeIssues = (error: z.ZodError): string =>
-  error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('; ');
 
 const readImage = (image: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined => {
   if (image === undefined) return undefined;
@@ -116,10 +110,13 @@ export const parseRecordJson = (text: string): unknown => {
 };
 
 /** Parses JSON text into a {@link ChangeEvent}. */
-export const parseChangeRecord = (text: string, sequenceNumber: string): ChangeEvent => toChangeEvent(parseRecordJson(text), sequenceNumber);
+export const parseChangeRecord = (text: string, sequenceNumber: string, nowMs = Date.now()): ChangeEvent => toChangeEvent(parseRecordJson(text), sequenceNumber, nowMs);
 
-/** Decodes the base64 `kinesis.data` of a Kinesis Lambda record into a {@link ChangeEvent}. */
-export const decodeKinesisData = (data: string, sequenceNumber: string): ChangeEvent => {
+/**
+ * Decodes the base64 `kinesis.data` of a Kinesis Lambda record into a {@link ChangeEvent}: the reference decoder,
+ * every check through the zod schemas. The transform runs `fast-decode.ts` first and comes here for anything unusual.
+ */
+export const decodeKinesisData = (data: string, sequenceNumber: string, nowMs = Date.now()): ChangeEvent => {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) throw new RecordRejectedError('not-base64', 'kinesis.data is not base64');
-  return parseChangeRecord(Buffer.from(data, 'base64').toString('utf8'), sequenceNumber);
+  return parseChangeRecord(Buffer.from(data, 'base64').toString('utf8'), sequenceNumber, nowMs);
 };

@@ -11,6 +11,12 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 /** `CLM-` + 8 upper-case hex digits. */
 export const CLAIM_ID_PATTERN = /^CLM-[0-9A-F]{8}$/;
+/** An ICD-10 diagnosis code. */
+export const ICD10_PATTERN = /^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/;
+/** A 5-digit CPT procedure code. */
+export const CPT_PATTERN = /^\d{5}$/;
+/** `created_timestamp`: ISO-8601 UTC with microseconds. */
+export const CREATED_TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 // Real calendar days only: 2024-02-30 matches the pattern but no warehouse (and no payer) accepts it.
 const isoDate = z.string().refine(isCalendarDate, 'expected a real calendar date YYYY-MM-DD');
@@ -61,7 +67,7 @@ export const PayerSchema = z.looseObject({
 });
 
 export const ProcedureSchema = z.looseObject({
-  procedure_code: z.string().regex(/^\d{5}$/, 'expected a 5-digit CPT code'),
+  procedure_code: z.string().regex(CPT_PATTERN, 'expected a 5-digit CPT code'),
   description: z.string(),
   charge: z.number(),
 });
@@ -76,7 +82,7 @@ export const ClaimSchema = z.looseObject({
   claim_id: z.string().regex(CLAIM_ID_PATTERN, 'expected CLM- followed by 8 upper-case hex digits'),
   member_id: z.string(),
   insurance_plan: z.string(),
-  diagnosis_codes: z.array(z.string().regex(/^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/, 'expected an ICD-10 code')),
+  diagnosis_codes: z.array(z.string().regex(ICD10_PATTERN, 'expected an ICD-10 code')),
   date_of_service: isoDate,
   total_charge: z.number(),
   procedure_details: z.array(ProcedureSchema),
@@ -84,7 +90,7 @@ export const ClaimSchema = z.looseObject({
   payment_status: z.enum(PAYMENT_STATUSES),
   created_timestamp: z
     .string()
-    .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'expected ISO-8601 UTC with microseconds')
+    .regex(CREATED_TIMESTAMP_PATTERN, 'expected ISO-8601 UTC with microseconds')
     .refine(isCalendarTimestamp, 'expected a real calendar date and time'),
   bill_submit_date: isoDate,
   patient: PatientSchema,

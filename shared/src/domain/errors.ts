@@ -12,6 +12,7 @@ export type RejectReason =
   | 'implausible-time'
   | 'bad-sequence-number'
   | 'invalid-value'
+  | 'bad-row-message'
   | 'warehouse-rejected'
   | 'unprocessable';
 

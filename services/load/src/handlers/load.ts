@@ -1,6 +1,5 @@
-import { BatchProcessor, EventType } from '@aws-lambda-powertools/batch';
 import { sendBodies } from '@claims-cdc/shared/aws/sqs-sender';
-import { processWithOutcomes } from '@claims-cdc/shared/batch/outcomes';
+import type { BatchReport } from '@claims-cdc/shared/batch/batch-stage';
 import { logger } from '@claims-cdc/shared/observability/logger';
 import { MetricUnit, metrics } from '@claims-cdc/shared/observability/metrics';
 import { wrap } from '@claims-cdc/shared/observability/wrap';
@@ -9,10 +8,7 @@ import { invocationDeadline } from '@claims-cdc/shared/warehouse/port';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqs } from '../clients';
 import { config } from '../config';
-import { stageMessages } from '../stage-messages';
-
-const processor = new BatchProcessor(EventType.SQS);
-const warehouse = warehouseFromEnv();
+import { type LoadSummary, loadStage } from '../load-stage';
 
 /**
  * What the invocation keeps back from the warehouse (timeout 60 s in serverless.yml): a timed-out statement's
@@ -21,20 +17,31 @@ const warehouse = warehouseFromEnv();
  */
 export const WAREHOUSE_MARGIN_MS = 10_000;
 
+/** Metrics and logs of one batch: counts and message ids, never row content. */
+const report = (batch: BatchReport<LoadSummary>): void => {
+  const received = batch.summary?.received ?? 0;
+  const staged = batch.summary?.staged ?? 0;
+  metrics.addMetric('RowsReceived', MetricUnit.Count, received);
+  metrics.addMetric('EventsStaged', MetricUnit.Count, staged);
+  metrics.addMetric('DuplicateEvents', MetricUnit.Count, received - staged);
+  metrics.addMetric('MessagesQuarantined', MetricUnit.Count, batch.quarantined.length);
+  for (const q of batch.quarantined) logger.warn('message quarantined', { messageId: q.id, reason: q.reason });
+  if (batch.failed.length > 0) logger.error('batch staging failed', { messages: batch.records, failed: batch.failed.length, error: batch.failed[0]?.error });
+  logger.info('batch staged', { messages: batch.records, rows: received, staged });
+};
+
+const stage = loadStage(
+  {
+    warehouse: warehouseFromEnv(),
+    quarantineQueueUrl: config.QUARANTINE_QUEUE_URL,
+    send: (queueUrl, bodies) => sendBodies(sqs, queueUrl, bodies),
+    callOptions: (context) => (context === undefined ? undefined : { deadline: invocationDeadline(context, WAREHOUSE_MARGIN_MS) }),
+  },
+  report,
+);
+
 /** Load queue → staging + history in one warehouse transaction, with partial batch failures. */
-export const load = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
-  processWithOutcomes(event.Records, processor, async (records) => {
-    const options = context === undefined ? undefined : { deadline: invocationDeadline(context, WAREHOUSE_MARGIN_MS) };
-    const { outcomes, summary } = await stageMessages(records, await warehouse, config.QUARANTINE_QUEUE_URL, (queueUrl, bodies) => sendBodies(sqs, queueUrl, bodies), options);
-    metrics.addMetric('RowsReceived', MetricUnit.Count, summary.received);
-    metrics.addMetric('EventsStaged', MetricUnit.Count, summary.staged);
-    metrics.addMetric('DuplicateEvents', MetricUnit.Count, summary.received - summary.staged);
-    metrics.addMetric('MessagesQuarantined', MetricUnit.Count, summary.quarantined.length);
-    for (const q of summary.quarantined) logger.warn('message quarantined', { messageId: q.messageId, reason: q.reason });
-    if (summary.failed > 0) logger.error('batch staging failed', { messages: summary.messages, failed: summary.failed, error: [...outcomes.values()][0]?.message });
-    logger.info('batch staged', { messages: summary.messages, rows: summary.received, staged: summary.staged });
-    return outcomes;
-  });
+export const load = (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => stage.handle(event, context);
 
 /** The Lambda entry point. */
 export const handler = wrap(load);
