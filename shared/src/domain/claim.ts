@@ -22,21 +22,26 @@ export const CREATED_TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.
 const isoDate = z.string().refine(isCalendarDate, 'expected a real calendar date YYYY-MM-DD');
 const zip = z.number().int().min(0).max(99_999);
 
-/** Luhn check over an NPI with the `80840` prefix, as CMS defines the NPI check digit. */
-export const isValidNpi = (npi: string): boolean => {
-  if (!/^\d{10}$/.test(npi)) return false;
-  const digits = `80840${npi}`.split('').map(Number);
+/**
+ * The Luhn check digit of `digits` (the digit that, appended, makes the Luhn sum a multiple of 10). An NPI's is
+ * computed over its first 9 digits with the `80840` prefix, as CMS defines it; the generator uses this too.
+ */
+export const luhnCheckDigit = (digits: string): number => {
   let sum = 0;
   for (let i = 0; i < digits.length; i += 1) {
-    let d = digits[digits.length - 1 - i] as number;
-    if (i % 2 === 1) {
+    // Counted from the right, with the (absent) check digit at position 0: positions 1, 3, 5… are doubled.
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 0) {
       d *= 2;
       if (d > 9) d -= 9;
     }
     sum += d;
   }
-  return sum % 10 === 0;
+  return (10 - (sum % 10)) % 10;
 };
+
+/** Luhn check over an NPI with the `80840` prefix, as CMS defines the NPI check digit. */
+export const isValidNpi = (npi: string): boolean => /^\d{10}$/.test(npi) && luhnCheckDigit(`80840${npi.slice(0, 9)}`) === Number(npi[9]);
 
 export const PatientSchema = z.looseObject({
   first_name: z.string(),

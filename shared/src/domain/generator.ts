@@ -1,4 +1,4 @@
-import { CLAIM_STATUSES, type Claim, type ClaimStatus, type PaymentStatus } from './claim';
+import { CLAIM_STATUSES, type Claim, type ClaimStatus, type PaymentStatus, luhnCheckDigit } from './claim';
 import { Prng } from './prng';
 
 const FIRST_NAMES = ['Olivia', 'Liam', 'Emma', 'Noah', 'Ava', 'Elijah', 'Sophia', 'James', 'Isabella', 'Lucas', 'Mia', 'Mateo', 'Amelia', 'Ethan', 'Harper', 'Aiden', 'Priya', 'Wei', 'Fatima', 'Diego'];
@@ -58,17 +58,7 @@ const cents = (value: number): number => Math.round(value * 100) / 100;
 /** An NPI: 9 digits plus the Luhn check digit computed over the `80840` prefix. */
 const npiFrom = (rng: Prng): string => {
   const body = `1${rng.digits(8)}`;
-  const digits = `80840${body}`.split('').map(Number);
-  let sum = 0;
-  for (let i = 0; i < digits.length; i += 1) {
-    let d = digits[digits.length - 1 - i] as number;
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return `${body}${(10 - (sum % 10)) % 10}`;
+  return `${body}${luhnCheckDigit(`80840${body}`)}`;
 };
 
 /** Options for {@link ClaimGenerator}. */
