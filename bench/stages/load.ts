@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type ClaimRow, packRows, parseRowMessage, TABLES } from '@claims-cdc/shared';
 import type { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { sqsEvent } from '@claims-cdc/shared/test-support/factories';
-import { stageMessages } from '../../services/load/src/stage-messages';
+import { type LoadSummary, loadStage } from '../../services/load/src/load-stage';
 import { fillFromTemplates, openWarehouse, removeDatabase } from '../destination-setup';
 import { median, progress, timed } from '../measure';
 import type { LoadOptions, LoadPoint, LoadResult } from '../results';
@@ -88,12 +88,16 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
       const parsingRates: number[] = [];
       for (let r = 0; r < options.runs; r += 1) {
         const batches = chunks(take(parsingSize * options.batchesPerRun), parsingSize).map((rows) => sqsEvent(packRows(rows).messages.map((m) => m.body)).Records);
+        let last: { summary?: LoadSummary; failed: number; quarantined: number } = { failed: 0, quarantined: 0 };
+        const stage = loadStage({ warehouse, quarantineQueueUrl: 'quarantine', send: async () => new Map() }, (report) => {
+          last = { ...(report.summary === undefined ? {} : { summary: report.summary }), failed: report.failed.length, quarantined: report.quarantined.length };
+        });
         const { value: staged, seconds } = await timed(async () => {
           let n = 0;
           for (const records of batches) {
-            const { summary } = await stageMessages(records, warehouse, 'quarantine', async () => new Map());
-            if (summary.failed > 0 || summary.quarantined.length > 0) throw new Error('benchmark row messages must all stage');
-            n += summary.staged;
+            await stage.handle({ Records: records });
+            if (last.failed > 0 || last.quarantined > 0) throw new Error('benchmark row messages must all stage');
+            n += last.summary?.staged ?? 0;
           }
           return n;
         });

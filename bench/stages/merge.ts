@@ -121,7 +121,7 @@ const runOurs = async (warehouse: DuckDbWarehouse, lateRows: readonly ClaimRow[]
     }
   });
   marks.push(['committed', process.hrtime.bigint()]);
-  const names: Record<string, string> = { claimed: 'claim', planned: 'plan + stats', applied: 'MERGE destination + tombstones', deleted: 'DELETE claimed', committed: 'COMMIT' };
+  const names: Record<string, string> = { claimed: 'claim', planned: 'plan table + stats', applied: 'DELETE + INSERT destination and tombstones', deleted: 'DELETE claimed', committed: 'COMMIT' };
   const steps: Record<string, number> = {};
   for (let i = 1; i < marks.length; i += 1) {
     const [name, at] = marks[i] as [string, bigint];
@@ -129,6 +129,18 @@ const runOurs = async (warehouse: DuckDbWarehouse, lateRows: readonly ClaimRow[]
     if (name2 !== undefined) steps[name2] = Number(at - (marks[i - 1] as [string, bigint])[1]) / 1e9;
   }
   return { seconds: Number(process.hrtime.bigint() - start - excluded) / 1e9, cpuSeconds: cpuSecondsSince(cpu) - excludedCpu, steps };
+};
+
+/** Name of the step that reports the checkpoint a merge leaves behind (not part of the merge's total). */
+const CHECKPOINT_STEP = 'CHECKPOINT left behind (not in the total)';
+
+/**
+ * The checkpoint a merge leaves for whichever later statement crosses `checkpoint_threshold` (or for `close`), timed
+ * by running it at once: the latency a merge hands on, beside the merge's own time.
+ */
+const checkpointSeconds = async (run: (sql: string) => Promise<unknown>): Promise<{ seconds: number; cpuSeconds: number }> => {
+  const { seconds, cpuSeconds } = await timed(() => run('CHECKPOINT'));
+  return { seconds, cpuSeconds };
 };
 
 /**
@@ -179,7 +191,7 @@ const stagedDatabase = async (options: MergeOptions, batch: MergeBatch): Promise
     .update(JSON.stringify({ d: options.destinationRows, seed: options.seed }))
     .update(batch.rows.map((r) => `${r.eventId}|${r.claimId}|${r.eventName}|${r.eventCreationUnixTime}`).join('\n'))
     .update(DIALECTS.duckdb.createTables().join(';'))
-    .update(DIALECTS.duckdb.stageFrom('load', '2025-01-01T00:00:00Z').join(';'))
+    .update(DIALECTS.duckdb.stageFrom('load', '2025-01-01T00:00:00Z').sql.join(';'))
     .update(duckdbVersion())
     .digest('hex')
     .slice(0, 12);
@@ -227,7 +239,9 @@ const compare = async (options: MergeOptions): Promise<Omit<MergeResult, 'transl
     if (r < options.runs) {
       await copyDatabase(staged, run);
       const warehouse = await openWarehouse(run);
-      const timing = await runOurs(warehouse, batch.lateRows);
+      const merged = await runOurs(warehouse, batch.lateRows);
+      const checkpoint = await checkpointSeconds((sql) => warehouse.query(sql));
+      const timing = { ...merged, steps: { ...merged.steps, [CHECKPOINT_STEP]: checkpoint.seconds } };
       ours.push(timing);
       const [last] = await warehouse.query(`SELECT COUNT(*) AS n FROM ${TABLES.destination}`);
       oursStats = { destinationRowsAfter: Number(last?.n ?? 0) };
@@ -235,7 +249,7 @@ const compare = async (options: MergeOptions): Promise<Omit<MergeResult, 'transl
       oursLeft = await countStaged(warehouse, null);
       oursLateLeft = await countStaged(warehouse, 'late-');
       await warehouse.close();
-      progress(`merge (ours) run ${r + 1}: ${timing.seconds.toFixed(2)} s, wrong claims ${oursCorrectness.wrongClaims}, late rows lost ${batch.lateRows.length - oursLateLeft}`);
+      progress(`merge (ours) run ${r + 1}: ${timing.seconds.toFixed(2)} s (${timing.cpuSeconds.toFixed(2)} s CPU), checkpoint left behind ${checkpoint.seconds.toFixed(2)} s (${checkpoint.cpuSeconds.toFixed(2)} s CPU), wrong claims ${oursCorrectness.wrongClaims}, late rows lost ${batch.lateRows.length - oursLateLeft}`);
     }
     if (r < options.quickstartRuns) {
       await copyDatabase(staged, run);
@@ -243,12 +257,14 @@ const compare = async (options: MergeOptions): Promise<Omit<MergeResult, 'transl
       const connection = await warehouse.instance.connect();
       try {
         await addRedeliveredCopies(connection);
-        const timing = await runQuickstart(warehouse, connection, batch.lateRows, options.quickstartTimeoutSeconds * 1_000);
+        const merged = await runQuickstart(warehouse, connection, batch.lateRows, options.quickstartTimeoutSeconds * 1_000);
+        const checkpoint = await checkpointSeconds((sql) => connection.run(sql));
+        const timing = { ...merged, steps: { ...merged.steps, [CHECKPOINT_STEP]: checkpoint.seconds } };
         quickstart.push(timing);
         quickstartCorrectness = await checkDestination(warehouse, expectedUntouchedRows);
         quickstartLeft = await countStaged(warehouse, null);
         quickstartLateLeft = await countStaged(warehouse, 'late-');
-        progress(`merge (quickstart) run ${r + 1}: ${timing.seconds.toFixed(2)} s, wrong claims ${quickstartCorrectness.wrongClaims}, late rows lost ${batch.lateRows.length - quickstartLateLeft}`);
+        progress(`merge (quickstart) run ${r + 1}: ${timing.seconds.toFixed(2)} s (${timing.cpuSeconds.toFixed(2)} s CPU), checkpoint left behind ${checkpoint.seconds.toFixed(2)} s (${checkpoint.cpuSeconds.toFixed(2)} s CPU), wrong claims ${quickstartCorrectness.wrongClaims}, late rows lost ${batch.lateRows.length - quickstartLateLeft}`);
       } catch (error) {
         quickstartError = /interrupt/i.test(firstLine(error)) ? `interrupted after ${options.quickstartTimeoutSeconds} s` : firstLine(error);
         progress(`merge (quickstart) run ${r + 1}: ${quickstartError}`);

@@ -88,10 +88,17 @@ const scenarios: Scenario[] = [
   },
 ];
 
-describe.each(scenarios)('merge scenario: $name', ({ steps, expected, historyEvents }) => {
+/**
+ * Both merge shapes run on DuckDB: `table` is what DuckDB runs, `cte` is the SQL Snowflake runs (Dialect.merge with
+ * DuckDB's types), so these scenarios prove the semantics of both.
+ */
+const SHAPES = [{ shape: 'table' as const }, { shape: 'cte' as const }];
+const scenariosByShape = SHAPES.flatMap(({ shape }) => scenarios.map((s) => ({ ...s, shape })));
+
+describe.each(scenariosByShape)('merge scenario ($shape shape): $name', ({ steps, expected, historyEvents, shape }) => {
   it('converges to the expected destination, history holds each event once, staging is empty', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await DuckDbWarehouse.open({ path: ':memory:', mergeShape: shape });
     await warehouse.init();
     // Act
     for (const step of steps) {
@@ -176,6 +183,22 @@ describe('merge transactions', () => {
     expect(await warehouse.status()).toMatchObject({ staged: 2, destination: 0, tombstones: 0 });
     expect(await warehouse.query(`SELECT COUNT(*) AS n FROM ${TABLES.staging} WHERE mergeRunId IS NOT NULL`)).toEqual([{ n: 0 }]);
     expect(await warehouse.merge()).toMatchObject({ events: 2, inserted: 1, tombstonedOnly: 1 });
+    await warehouse.close();
+  });
+
+  it.each(SHAPES)('reports end-to-end freshness ($shape shape): delays from the claimed events\' creation to the commit, p50/p99/max in ms', async ({ shape }) => {
+    // Prepare: three events created 5 s, 4 s and 2 s before the commit (two of one claim: both count); the clock is
+    // read as the commit time
+    const commitMs = (T + 5_000_000) / 1000;
+    const warehouse = await DuckDbWarehouse.open({ path: ':memory:', clock: () => commitMs, mergeShape: shape });
+    await warehouse.init();
+    await warehouse.stage([row(ins(a, T, 'e1')), row(mod(withStatus(a, 'Approved'), T + 1_000_000, 'e2')), row(ins(b, T + 3_000_000, 'e3'))]);
+    // Act
+    const result = await warehouse.merge();
+    const nothing = await warehouse.merge();
+    // Assess: p99 interpolates between the two oldest (position 0.02 of 2 gaps: 20 ms after the oldest)
+    expect(result.freshness).toEqual({ p50Ms: 4000, p99Ms: 4980, maxMs: 5000 });
+    expect(nothing.freshness).toBeNull();
     await warehouse.close();
   });
 
@@ -328,10 +351,10 @@ const addCopy = async (warehouse: DuckDbWarehouse, { table, claim, set = {} }: C
   await warehouse.query(`INSERT INTO ${TABLES[table]} SELECT ${select} FROM ${TABLES[table]} WHERE claimId = '${claim.claim_id}' LIMIT 1`);
 };
 
-describe.each(duplicateScenarios)('duplicate keys (Snowflake enforces none): $name', ({ before, copies, then, destination, tombstones, duplicates, untouched = {} }) => {
+describe.each(SHAPES.flatMap(({ shape }) => duplicateScenarios.map((s) => ({ ...s, shape }))))('duplicate keys (Snowflake enforces none, $shape shape): $name', ({ before, copies, then, destination, tombstones, duplicates, untouched = {}, shape }) => {
   it('converges to one row (or none) per claim, reports the duplicates, and a replay finds none', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await DuckDbWarehouse.open({ path: ':memory:', mergeShape: shape });
     await warehouse.init();
     for (const load of before) {
       await warehouse.stage(load.map(row));

@@ -202,9 +202,26 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
 
   it('merges: BEGIN, PHI_READER probe, claim, stats, MERGE destination, MERGE tombstones, DELETE, COMMIT, hooks between steps, stats mapped', async () => {
     // Prepare: Snowflake reports unquoted aliases in upper case
-    warehouse = new SnowflakeWarehouse(base(fake));
+    // (the clock is the commit time the freshness delays are measured to: 2025-06-15T14:40:00Z)
+    warehouse = new SnowflakeWarehouse({ ...base(fake), clock: () => 1_750_000_000_000 });
     fake.on(/^UPDATE openflow_insclaim_cdc_tbl SET mergeRunId/, { dml: { 'number of rows updated': 3, 'number of multi-joined rows updated': 0 } });
-    fake.on(/^WITH latest AS/, { rows: [{ EVENTS: 3, CLAIMS: 2, INSERTED: 1, UPDATED: 0, DELETED: 1, TOMBSTONEDONLY: 0, STALE: 0, DUPLICATES: 2 }] });
+    fake.on(/^WITH latest AS/, {
+      rows: [
+        {
+          EVENTS: 3,
+          EVENTMICROSP50: 1_749_999_999_000_000,
+          EVENTMICROSP01: 1_749_999_997_500_000,
+          OLDESTEVENTMICROS: 1_749_999_996_000_250,
+          CLAIMS: 2,
+          INSERTED: 1,
+          UPDATED: 0,
+          DELETED: 1,
+          TOMBSTONEDONLY: 0,
+          STALE: 0,
+          DUPLICATES: 2,
+        },
+      ],
+    });
     const steps: string[] = [];
     // Act
     const result = await warehouse.merge((step) => {
@@ -227,6 +244,10 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     const claimedRows = `FROM openflow_insclaim_cdc_tbl WHERE mergeRunId = '${runId}'`;
     expect(stats).toMatch(/^WITH latest AS \(/);
     expect(stats).toContain(claimedRows);
+    // ...and reads the claimed events' creation times for the freshness percentiles (exact, as DuckDB's quantile_cont)...
+    expect(stats).toContain(
+      `SELECT c.*, p.* FROM (SELECT COUNT(*) AS events, PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY m) AS eventMicrosP50, PERCENTILE_CONT(0.01) WITHIN GROUP (ORDER BY m) AS eventMicrosP01, MIN(m) AS oldestEventMicros FROM (SELECT TRY_CAST(eventCreationUnixTime AS FLOAT) AS m FROM openflow_insclaim_cdc_tbl WHERE mergeRunId = '${runId}') e) c CROSS JOIN (SELECT COUNT(*) AS claims, `,
+    );
     // ...the destination is keyed by claimId...
     expect(toDestination).toMatch(/^MERGE INTO openflow_insclaim_dest_tbl USING \(/);
     expect(toDestination).toContain(claimedRows);
@@ -239,7 +260,8 @@ describe('SnowflakeWarehouse against a fake Snowflake endpoint, through the real
     expect(deleteClaimed).toBe(`DELETE FROM openflow_insclaim_cdc_tbl WHERE mergeRunId = '${runId}'`);
     // No statement names any other run.
     expect(new Set(sent.join('\n').match(new RegExp(UUID.source, 'g')))).toEqual(new Set([runId]));
-    expect(result).toEqual({ runId, events: 3, claims: 2, inserted: 1, updated: 0, deleted: 1, tombstonedOnly: 0, stale: 0, duplicates: 2 });
+    // Freshness: commit − median time, commit − 1st-percentile time (the 99th percentile delay), commit − oldest time.
+    expect(result).toEqual({ runId, events: 3, claims: 2, inserted: 1, updated: 0, deleted: 1, tombstonedOnly: 0, stale: 0, duplicates: 2, freshness: { p50Ms: 1000, p99Ms: 2500, maxMs: 3999.75 } });
     // Statements counted across all sessions; the merge session's statements come last.
     const at = (i: number) => fake.statements.indexOf(statements[i] as RecordedStatement) + 1;
     expect(steps).toEqual([`claimed@${at(3)}`, `planned@${at(4)}`, `applied@${at(6)}`, `deleted@${at(7)}`]);

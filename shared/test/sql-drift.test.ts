@@ -101,7 +101,7 @@ describe('sql/snowflake/03-merge.sql', () => {
     // Act
     const inBlock = statementsOf(block).map(bind);
     // Assess
-    expect(inBlock).toEqual([oneLine(expected.claim), `stats := (SELECT '${runId}' AS runId, s.* FROM (${oneLine(expected.stats)}) s)`, ...expected.apply.map(oneLine)]);
+    expect(inBlock).toEqual([oneLine(expected.claim), `stats := (SELECT '${runId}' AS runId, s.* FROM (${oneLine(expected.stats)}) s)`, ...expected.apply.map((step) => oneLine(step.sql)), oneLine(expected.deleteClaimed)]);
     expect(sql).toMatch(/run_id STRING DEFAULT UUID_STRING\(\);/);
     expect(sql).toMatch(/EXCEPTION\n {2}WHEN OTHER THEN\n {4}ROLLBACK;\n {4}RAISE;/);
   });

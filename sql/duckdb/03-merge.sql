@@ -13,94 +13,53 @@ BEGIN TRANSACTION;
 UPDATE openflow_insclaim_cdc_tbl SET mergeRunId = getvariable('run_id')
   WHERE mergeRunId IS NULL;
 
-WITH latest AS (SELECT *
-  FROM openflow_insclaim_cdc_tbl
-  WHERE mergeRunId = getvariable('run_id')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+CREATE OR REPLACE TEMP TABLE claims_cdc_merge_plan AS WITH claimed AS (SELECT s.rowid AS stagedRow, claimId, eventName, eventId, eventCreationUnixTime, sequenceNumber, SUBSTR(LPAD(COALESCE(s.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(s.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(s.eventCreationUnixTime, ''), 20, '0'), 18, 3) AS versionKey
+  FROM openflow_insclaim_cdc_tbl s
+  WHERE mergeRunId = getvariable('run_id')), latest AS (SELECT claimId, versionKey, w.stagedRow AS stagedRow, w.eventName AS eventName, w.eventId AS eventId, w.eventCreationUnixTime AS eventCreationUnixTime, w.sequenceNumber AS sequenceNumber
+  FROM (SELECT claimId, MAX(versionKey) AS versionKey, arg_max(struct_pack(stagedRow, eventName, eventId, eventCreationUnixTime, sequenceNumber), versionKey || eventId) AS w
+  FROM claimed GROUP BY claimId) g),
+  newestTombstone AS (SELECT claimId, MAX(SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3)) AS versionKey, COUNT(*) AS copies, arg_max(x.rowid, SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) || COALESCE(eventId, '')) AS newestRow
   FROM openflow_insclaim_tombstone_tbl x
   WHERE claimId IN (SELECT claimId
-  FROM latest)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
+  FROM latest) GROUP BY claimId),
+  newestDestination AS (SELECT claimId, MAX(SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3)) AS versionKey, COUNT(*) AS copies, arg_max(x.rowid, SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) || COALESCE(eventId, '')) AS newestRow
   FROM openflow_insclaim_dest_tbl x
   WHERE claimId IN (SELECT claimId
-  FROM latest)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
+  FROM latest) GROUP BY claimId) SELECT l.stagedRow, l.claimId, l.eventId, l.eventCreationUnixTime, l.sequenceNumber, CASE WHEN t.claimId IS NOT NULL AND l.versionKey <= t.versionKey THEN 'stale' WHEN d.claimId IS NOT NULL AND l.versionKey <= d.versionKey THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, d.newestRow AS destRow, COALESCE(t.copies, 0) AS tombstoneCopies, t.newestRow AS tombstoneRow
   FROM latest l
   LEFT JOIN newestTombstone t ON t.claimId = l.claimId
-  LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT (SELECT COUNT(*) FROM openflow_insclaim_cdc_tbl
-  WHERE mergeRunId = getvariable('run_id')) AS events, COUNT(*) AS claims, COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, COUNT_IF(mergeAction = 'stale') AS stale, COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates
-  FROM plan;
+  LEFT JOIN newestDestination d ON d.claimId = l.claimId;
 
-MERGE INTO openflow_insclaim_dest_tbl
-  USING (WITH latest AS (SELECT *
+SELECT c.*, p.*
+  FROM (SELECT COUNT(*) AS events, quantile_cont(m, 0.5) AS eventMicrosP50, quantile_cont(m, 0.01) AS eventMicrosP01, MIN(m) AS oldestEventMicros
+  FROM (SELECT TRY_CAST(eventCreationUnixTime AS DOUBLE) AS m
   FROM openflow_insclaim_cdc_tbl
-  WHERE mergeRunId = getvariable('run_id')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
-  FROM openflow_insclaim_tombstone_tbl x
-  WHERE claimId IN (SELECT claimId
-  FROM latest)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
-  FROM openflow_insclaim_dest_tbl x
-  WHERE claimId IN (SELECT claimId
-  FROM latest)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
-  FROM latest l
-  LEFT JOIN newestTombstone t ON t.claimId = l.claimId
-  LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt, mergeAction, 'apply' AS mergeRole, claimId AS mergeKey
-  FROM plan
-  WHERE mergeAction <> 'stale' AND destCopies < 2
-  UNION ALL SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt, 'delete', 'clear', claimId
-  FROM plan
-  WHERE destCopies > 1
-  UNION ALL SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt, 'upsert', 'reinsert', CAST(NULL AS VARCHAR)
-  FROM plan
-  WHERE destCopies > 1 AND mergeAction = 'upsert'
-  UNION ALL SELECT d.eventName, d.eventCreationUnixTime, d.claimId, d.diagnosisCodes, d.dateOfService, d.totalCharge, d.procedureDetails, d.memberId, d.insurancePlan, d.patientZip, d.patientState, d.patientCity, d.patientStreet, d.patientGender, d.patientDOB, d.patientLastName, d.patientPhone, d.patientFirstName, d.patientEmail, d.claimStatus, d.createdTimeStamp, d.providerName, d.providerNPI, d.providerZip, d.providerState, d.providerCity, d.providerStreet, d.billSubmitDate, d.payerName, d.payerId, d.payerContactNumber, d.paymentStatus, d.eventId, d.sequenceNumber, d.rawImage, d.loadedAt, 'upsert', 'reinsert', CAST(NULL AS VARCHAR)
-  FROM plan p JOIN newestDestination d ON d.claimId = p.claimId
-  WHERE p.destCopies > 1 AND p.mergeAction = 'stale') s ON openflow_insclaim_dest_tbl.claimId = s.mergeKey
-  WHEN MATCHED AND s.mergeAction = 'delete' THEN DELETE
-  WHEN MATCHED THEN UPDATE SET eventName = s.eventName, eventCreationUnixTime = s.eventCreationUnixTime, claimId = s.claimId, diagnosisCodes = s.diagnosisCodes, dateOfService = s.dateOfService, totalCharge = s.totalCharge, procedureDetails = s.procedureDetails, memberId = s.memberId, insurancePlan = s.insurancePlan, patientZip = s.patientZip, patientState = s.patientState, patientCity = s.patientCity, patientStreet = s.patientStreet, patientGender = s.patientGender, patientDOB = s.patientDOB, patientLastName = s.patientLastName, patientPhone = s.patientPhone, patientFirstName = s.patientFirstName, patientEmail = s.patientEmail, claimStatus = s.claimStatus, createdTimeStamp = s.createdTimeStamp, providerName = s.providerName, providerNPI = s.providerNPI, providerZip = s.providerZip, providerState = s.providerState, providerCity = s.providerCity, providerStreet = s.providerStreet, billSubmitDate = s.billSubmitDate, payerName = s.payerName, payerId = s.payerId, payerContactNumber = s.payerContactNumber, paymentStatus = s.paymentStatus, eventId = s.eventId, sequenceNumber = s.sequenceNumber, rawImage = s.rawImage, loadedAt = s.loadedAt
-  WHEN NOT MATCHED AND s.mergeAction = 'upsert' THEN INSERT (eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt) VALUES (s.eventName, s.eventCreationUnixTime, s.claimId, s.diagnosisCodes, s.dateOfService, s.totalCharge, s.procedureDetails, s.memberId, s.insurancePlan, s.patientZip, s.patientState, s.patientCity, s.patientStreet, s.patientGender, s.patientDOB, s.patientLastName, s.patientPhone, s.patientFirstName, s.patientEmail, s.claimStatus, s.createdTimeStamp, s.providerName, s.providerNPI, s.providerZip, s.providerState, s.providerCity, s.providerStreet, s.billSubmitDate, s.payerName, s.payerId, s.payerContactNumber, s.paymentStatus, s.eventId, s.sequenceNumber, s.rawImage, s.loadedAt);
+  WHERE mergeRunId = getvariable('run_id')) e) c CROSS JOIN (SELECT COUNT(*) AS claims, COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, COUNT_IF(mergeAction = 'stale') AS stale, COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates
+  FROM claims_cdc_merge_plan) p;
 
-MERGE INTO openflow_insclaim_tombstone_tbl
-  USING (WITH latest AS (SELECT *
+DELETE FROM openflow_insclaim_dest_tbl
+  WHERE claimId IN (SELECT claimId
+  FROM claims_cdc_merge_plan
+  WHERE mergeAction <> 'stale' OR destCopies > 1) AND rowid NOT IN (SELECT destRow
+  FROM claims_cdc_merge_plan
+  WHERE mergeAction = 'stale' AND destCopies > 1 AND destRow IS NOT NULL);
+
+INSERT INTO openflow_insclaim_dest_tbl (eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt) SELECT eventName, eventCreationUnixTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, eventId, sequenceNumber, rawImage, loadedAt
   FROM openflow_insclaim_cdc_tbl
-  WHERE mergeRunId = getvariable('run_id')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(openflow_insclaim_cdc_tbl.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  newestTombstone AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
-  FROM openflow_insclaim_tombstone_tbl x
+  WHERE rowid IN (SELECT stagedRow
+  FROM claims_cdc_merge_plan
+  WHERE mergeAction = 'upsert');
+
+DELETE FROM openflow_insclaim_tombstone_tbl
   WHERE claimId IN (SELECT claimId
-  FROM latest)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  newestDestination AS (SELECT *, COUNT(*) OVER (PARTITION BY claimId) AS copies
-  FROM openflow_insclaim_dest_tbl x
-  WHERE claimId IN (SELECT claimId
-  FROM latest)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(x.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(x.eventCreationUnixTime, ''), 20, '0'), 18, 3) DESC, eventId DESC) = 1),
-  plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
-  FROM latest l
-  LEFT JOIN newestTombstone t ON t.claimId = l.claimId
-  LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, getvariable('merged_at') AS deletedAt, 'apply' AS mergeRole, claimId AS mergeKey
-  FROM plan
-  WHERE mergeAction = 'delete' AND tombstoneCopies < 2
-  UNION ALL SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, getvariable('merged_at'), 'clear', claimId
-  FROM plan
-  WHERE tombstoneCopies > 1
-  UNION ALL SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, getvariable('merged_at'), 'reinsert', CAST(NULL AS VARCHAR)
-  FROM plan
-  WHERE tombstoneCopies > 1 AND mergeAction = 'delete'
-  UNION ALL SELECT t.claimId, t.eventCreationUnixTime, t.sequenceNumber, t.eventId, t.deletedAt, 'reinsert', CAST(NULL AS VARCHAR)
-  FROM plan p JOIN newestTombstone t ON t.claimId = p.claimId
-  WHERE p.tombstoneCopies > 1 AND p.mergeAction <> 'delete') s ON openflow_insclaim_tombstone_tbl.claimId = s.mergeKey
-  WHEN MATCHED AND s.mergeRole = 'clear' THEN DELETE
-  WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = s.deletedAt
-  WHEN NOT MATCHED AND s.mergeRole <> 'clear' THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, s.deletedAt);
+  FROM claims_cdc_merge_plan
+  WHERE mergeAction = 'delete' OR tombstoneCopies > 1) AND rowid NOT IN (SELECT tombstoneRow
+  FROM claims_cdc_merge_plan
+  WHERE mergeAction <> 'delete' AND tombstoneCopies > 1 AND tombstoneRow IS NOT NULL);
+
+INSERT INTO openflow_insclaim_tombstone_tbl (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) SELECT claimId, eventCreationUnixTime, sequenceNumber, eventId, getvariable('merged_at')
+  FROM claims_cdc_merge_plan
+  WHERE mergeAction = 'delete';
 
 DELETE FROM openflow_insclaim_cdc_tbl
   WHERE mergeRunId = getvariable('run_id');

@@ -56,9 +56,12 @@ BEGIN
     plan AS (SELECT l.*, CASE WHEN t.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(t.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(t.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN d.claimId IS NOT NULL AND SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(l.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(l.eventCreationUnixTime, ''), 20, '0'), 18, 3) <= SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 1, 17) || SUBSTR(LPAD(COALESCE(d.sequenceNumber, ''), 128, '0'), 1, 128) || SUBSTR(LPAD(COALESCE(d.eventCreationUnixTime, ''), 20, '0'), 18, 3) THEN 'stale' WHEN l.eventName = 'REMOVE' THEN 'delete' WHEN TRUE THEN 'upsert' END AS mergeAction, CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, COALESCE(t.copies, 0) AS tombstoneCopies
     FROM latest l
     LEFT JOIN newestTombstone t ON t.claimId = l.claimId
-    LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT (SELECT COUNT(*) FROM openflow_insclaim_cdc_tbl
-    WHERE mergeRunId = :run_id) AS events, COUNT(*) AS claims, COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, COUNT_IF(mergeAction = 'stale') AS stale, COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates
-    FROM plan) s);
+    LEFT JOIN newestDestination d ON d.claimId = l.claimId) SELECT c.*, p.*
+    FROM (SELECT COUNT(*) AS events, PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY m) AS eventMicrosP50, PERCENTILE_CONT(0.01) WITHIN GROUP (ORDER BY m) AS eventMicrosP01, MIN(m) AS oldestEventMicros
+    FROM (SELECT TRY_CAST(eventCreationUnixTime AS FLOAT) AS m
+    FROM openflow_insclaim_cdc_tbl
+    WHERE mergeRunId = :run_id) e) c CROSS JOIN (SELECT COUNT(*) AS claims, COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, COUNT_IF(mergeAction = 'stale') AS stale, COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates
+    FROM plan) p) s);
   -- 2. the newest event per claim into the destination (upsert or delete; stale events skipped; copies of a claim cleared, one kept)
   MERGE INTO openflow_insclaim_dest_tbl
     USING (WITH latest AS (SELECT *

@@ -43,6 +43,28 @@ describe('merge handler', () => {
     addMetric.mockRestore();
   });
 
+  it('publishes end-to-end freshness (creation to commit) as p50/p99/max metrics in milliseconds', async () => {
+    // Prepare: two events created 1.5 s and 0.5 s before the merge commits (the clock is read at the commit)
+    const warehouse = await warehouseFromEnv();
+    await warehouse.init();
+    const [, , , d, e] = claims(5, 3);
+    await warehouse.stage([row({ eventName: 'INSERT', claim: d as never, micros: T, eventId: 'f1' }), row({ eventName: 'INSERT', claim: e as never, micros: T + 1_000_000, eventId: 'f2' })]);
+    const now = jest.spyOn(Date, 'now').mockReturnValue(T / 1000 + 1_500);
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+    // Act
+    const reply = await merge();
+    const idle = await merge();
+    // Assess: p99 interpolates 1% of the way from the oldest to the newest
+    expect(reply.freshness).toEqual({ p50Ms: 1000, p99Ms: 1490, maxMs: 1500 });
+    expect(addMetric).toHaveBeenCalledWith('EndToEndFreshnessP50', 'Milliseconds', 1000);
+    expect(addMetric).toHaveBeenCalledWith('EndToEndFreshnessP99', 'Milliseconds', 1490);
+    expect(addMetric).toHaveBeenCalledWith('EndToEndFreshnessMax', 'Milliseconds', 1500);
+    expect(idle.freshness).toBeNull();
+    expect(addMetric.mock.calls.filter(([name]) => String(name).startsWith('EndToEndFreshness'))).toHaveLength(3);
+    now.mockRestore();
+    addMetric.mockRestore();
+  });
+
   it('bounds the merge by the invocation: remaining time less the margin reaches the warehouse', async () => {
     // Prepare: watch what reaches the adapter behind the process's lazy warehouse
     const warehouseMerge = jest.spyOn(DuckDbWarehouse.prototype, 'merge');

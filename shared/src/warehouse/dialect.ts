@@ -25,9 +25,83 @@ export interface Statements {
   readonly sql: readonly string[];
 }
 
+/** The temporary table a DuckDB merge builds its plan into (per connection; replaced by every run). */
+export const MERGE_PLAN_TABLE = 'claims_cdc_merge_plan';
+
+const TOMBSTONE_COLUMNS = ['claimId', 'eventCreationUnixTime', 'sequenceNumber', 'eventId'] as const;
+
+/**
+ * How each dialect shapes a merge: the one place the two differ, stated here.
+ * - `cte` (Snowflake): the plan is a CTE each statement evaluates again, applied by two MERGEs. Snowflake's MERGE is
+ *   fast, and a plan table would have to be created before BEGIN (DDL commits the open transaction).
+ * - `table` (DuckDB): the plan is computed once into a temporary table (DuckDB's DDL is transactional, so it is
+ *   built inside the transaction), then the claims it replaces are DELETEd and the winners INSERTed. DuckDB's
+ *   `MERGE … UPDATE SET` of 36 columns rewrote rows scattered over the whole destination: 2.7x the CPU, and it
+ *   left a checkpoint of tens of seconds for a later statement. Same results (merge-scenarios and the property test
+ *   run every rule on DuckDB; the Snowflake SQL is pinned by literal tests).
+ * Freshness percentiles: DuckDB `quantile_cont`, Snowflake `PERCENTILE_CONT`, both exact with the same linear
+ * interpolation (APPROX_PERCENTILE would make the dialects disagree); they sort only the run's claimed times.
+ */
+export const MERGE_SHAPES: Record<DialectName, MergeShape> = { snowflake: 'cte', duckdb: 'table' };
+
+/** See {@link MERGE_SHAPES}. */
+export type MergeShape = 'cte' | 'table';
+
+/**
+ * How each dialect computes a stage's fresh set and keeps its history write exactly-once, stated here.
+ * - `merge` (Snowflake): the fresh set (deduplicated, not yet in history) is computed in each of two statements, and
+ *   history is written by a MERGE, which takes the table lock: two concurrent loads of one event cannot both add it.
+ * - `fresh-in-place` (DuckDB): the fresh set is computed once, by deleting from the session's load table what is not
+ *   fresh, then plainly INSERTed into staging and history. A plain INSERT is safe here: DuckDB has one writer
+ *   process and the adapter serializes its stages (its stage lock), so no other stage can add the same event between
+ *   the check against history and the INSERT.
+ */
+export const LOAD_SHAPES: Record<DialectName, 'merge' | 'fresh-in-place'> = { snowflake: 'merge', duckdb: 'fresh-in-place' };
+
+/** The statements of one stage call (see {@link Dialect.stageFrom}). */
+export interface StageStatements {
+  readonly sql: readonly string[];
+  /** Index of the statement whose changed rows are the events staged. */
+  readonly stagedBy: number;
+}
+
+/** SQL expressions of the three versions the merge rules compare. */
+export interface VersionKeys {
+  readonly event: string;
+  readonly destination: string;
+  readonly tombstone: string;
+}
+
+/** One statement of a merge's apply step; `name` names it in errors (never the SQL). */
+export interface MergeStep {
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** The statements of one merge run, in the order `runMergeTransaction` runs them (see {@link Dialect.merge}). */
+export interface MergeStatements {
+  readonly claim: string;
+  /** Builds the plan (shape `table`); empty for shape `cte`. */
+  readonly plan: readonly string[];
+  /**
+   * One row: events, claims, inserted, updated, deleted, tombstonedOnly, stale, duplicates, and the claimed events'
+   * creation times in µs (eventMicrosP50, eventMicrosP01, oldestEventMicros; NULL when none parses).
+   */
+  readonly stats: string;
+  readonly apply: readonly MergeStep[];
+  readonly deleteClaimed: string;
+}
+
 /** SQL text for one dialect, derived from the column registry. */
 export class Dialect {
-  constructor(readonly name: DialectName) {}
+  /**
+   * @param mergeShape how the merge is applied; the dialect's own ({@link MERGE_SHAPES}) unless a test asks DuckDB to
+   *   run Snowflake's `cte` shape, so the DuckDB scenario and property tests prove that SQL's semantics too.
+   */
+  constructor(
+    readonly name: DialectName,
+    readonly mergeShape: MergeShape = MERGE_SHAPES[name],
+  ) {}
 
   /** The dialect's type for a registry type. */
   type(type: ColumnType): string {
@@ -62,13 +136,12 @@ export class Dialect {
   }
 
   /** The SQL of each merge-rules condition, for the newest event `l` against destination `d` and tombstone `t`. */
-  #condition(when: MergeCondition): string {
-    const l = this.versionKey('l');
+  #condition(when: MergeCondition, keys: VersionKeys): string {
     switch (when) {
       case 'tombstoneNotOlder':
-        return `t.claimId IS NOT NULL AND ${l} <= ${this.versionKey('t')}`;
+        return `t.claimId IS NOT NULL AND ${keys.event} <= ${keys.tombstone}`;
       case 'destinationNotOlder':
-        return `d.claimId IS NOT NULL AND ${l} <= ${this.versionKey('d')}`;
+        return `d.claimId IS NOT NULL AND ${keys.event} <= ${keys.destination}`;
       case 'isRemove':
         return `l.eventName = 'REMOVE'`;
       case 'otherwise':
@@ -76,9 +149,17 @@ export class Dialect {
     }
   }
 
-  /** `MERGE_RULES` as one CASE expression: the first rule whose condition holds gives the action. */
-  mergeActionCase(): string {
-    return `CASE ${MERGE_RULES.map((rule) => `WHEN ${this.#condition(rule.when)} THEN '${rule.action}'`).join(' ')} END`;
+  /**
+   * `MERGE_RULES` as one CASE expression: the first rule whose condition holds gives the action. `keys` are the
+   * version keys compared; by default computed from the full rows `l`, `d` and `t`.
+   */
+  mergeActionCase(keys: VersionKeys = { event: this.versionKey('l'), destination: this.versionKey('d'), tombstone: this.versionKey('t') }): string {
+    return `CASE ${MERGE_RULES.map((rule) => `WHEN ${this.#condition(rule.when, keys)} THEN '${rule.action}'`).join(' ')} END`;
+  }
+
+  /** Continuous percentile `fraction` of `expr` over a group (see {@link MERGE_SHAPES} for the choice per dialect). */
+  #percentile(expr: string, fraction: number): string {
+    return this.name === 'duckdb' ? `quantile_cont(${expr}, ${fraction})` : `PERCENTILE_CONT(${fraction}) WITHIN GROUP (ORDER BY ${expr})`;
   }
 
   /** DDL for the three quickstart tables (with our metadata columns) and the tombstones. Idempotent. */
@@ -101,11 +182,15 @@ export class Dialect {
   }
 
   /**
-   * Moves a staged batch (`source`, one row per {@link ROW_COLUMNS} in that order, possibly with duplicates) into
+   * Moves a staged batch (`source`, the session's load table, one row per {@link ROW_COLUMNS} in that order,
+   * possibly with duplicates; DuckDB's shape deletes from it what is not fresh) into
    * staging and history, idempotently by event id: an event already in history is not staged again (it was merged
-   * or is waiting to be), and history holds each event once.
+   * or is waiting to be), and history holds each event once. Run in one transaction; the rows changed by the
+   * statement at `stagedBy` are the events staged.
+   *
+   * How the history write is kept exactly-once differs (see {@link LOAD_SHAPES}).
    */
-  stageFrom(source: string, loadedAtIso: string): string[] {
+  stageFrom(source: string, loadedAtIso: string): StageStatements {
     const names = ROW_COLUMNS.map((c) => c.name);
     const converted = ROW_COLUMNS.map((c) => `${this.fromStaged(c, `b.${c.name}`)}`).join(', ');
     const convertedAs = ROW_COLUMNS.map((c) => `${this.fromStaged(c, `b.${c.name}`)} AS ${c.name}`).join(', ');
@@ -113,12 +198,28 @@ export class Dialect {
       `(SELECT * FROM ${source} QUALIFY ROW_NUMBER() OVER (PARTITION BY eventId ORDER BY eventId) = 1) b ` +
       `WHERE NOT EXISTS (SELECT 1 FROM ${TABLES.history} h WHERE h.eventId = b.eventId)`;
     const loadedAt = this.timestamp(loadedAtIso);
-    return [
-      `INSERT INTO ${TABLES.staging} (${names.join(', ')}, loadedAt, ${MERGE_RUN_COLUMN}) SELECT ${converted}, ${loadedAt}, NULL FROM ${fresh}`,
-      // A MERGE, not an INSERT: on Snowflake it takes the table lock, so two loads of one event cannot both add it.
-      `MERGE INTO ${TABLES.history} USING (SELECT ${convertedAs}, ${loadedAt} AS loadedAt FROM ${fresh}) s ON ${TABLES.history}.eventId = s.eventId ` +
-        `WHEN NOT MATCHED THEN INSERT (${names.join(', ')}, loadedAt) VALUES (${names.map((n) => `s.${n}`).join(', ')}, s.loadedAt)`,
-    ];
+    if (LOAD_SHAPES[this.name] === 'fresh-in-place') {
+      // The load table becomes the fresh set: one DELETE of repeated event ids and of events history already holds
+      // (cheaper than a CREATE TABLE AS per batch, measured), then two plain INSERTs read what is left.
+      const plain = ROW_COLUMNS.map((c) => this.fromStaged(c, c.name)).join(', ');
+      return {
+        sql: [
+          `DELETE FROM ${source} WHERE rowid NOT IN (SELECT MIN(rowid) FROM ${source} GROUP BY eventId) OR eventId IN (SELECT eventId FROM ${TABLES.history})`,
+          `INSERT INTO ${TABLES.staging} (${names.join(', ')}, loadedAt, ${MERGE_RUN_COLUMN}) SELECT ${plain}, ${loadedAt}, NULL FROM ${source}`,
+          `INSERT INTO ${TABLES.history} (${names.join(', ')}, loadedAt) SELECT ${plain}, ${loadedAt} FROM ${source}`,
+        ],
+        stagedBy: 1,
+      };
+    }
+    return {
+      sql: [
+        `INSERT INTO ${TABLES.staging} (${names.join(', ')}, loadedAt, ${MERGE_RUN_COLUMN}) SELECT ${converted}, ${loadedAt}, NULL FROM ${fresh}`,
+        // A MERGE, not an INSERT: on Snowflake it takes the table lock, so two loads of one event cannot both add it.
+        `MERGE INTO ${TABLES.history} USING (SELECT ${convertedAs}, ${loadedAt} AS loadedAt FROM ${fresh}) s ON ${TABLES.history}.eventId = s.eventId ` +
+          `WHEN NOT MATCHED THEN INSERT (${names.join(', ')}, loadedAt) VALUES (${names.map((n) => `s.${n}`).join(', ')}, s.loadedAt)`,
+      ],
+      stagedBy: 0,
+    };
   }
 
   /**
@@ -136,13 +237,13 @@ export class Dialect {
   }
 
   /**
-   * The merge plan: the newest claimed event per claim and what to do with it (merge-rules `decide`, in SQL), judged
-   * against the newest destination row and tombstone of that claim, and how many rows each holds for it.
-   * Evaluated again after the destination MERGE it still marks the same REMOVEs `delete` and finds the same
-   * tombstones, which is what lets Snowflake run the whole merge without temporary tables (their DDL would end the
-   * transaction). (An upsert turns `stale` then; the tombstone MERGE treats both alike.)
+   * The merge plan as CTEs (shape `cte`): the newest claimed event per claim and what to do with it (merge-rules
+   * `decide`, in SQL), judged against the newest destination row and tombstone of that claim, and how many rows each
+   * holds for it. Evaluated again after the destination MERGE it still marks the same REMOVEs `delete` and finds the
+   * same tombstones, which is what lets Snowflake run the whole merge without temporary tables. (An upsert turns
+   * `stale` then; the tombstone MERGE treats both alike.)
    */
-  #plan(runId: string): string {
+  #planCte(runId: string): string {
     return (
       `WITH latest AS (SELECT * FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}' ` +
       `QUALIFY ROW_NUMBER() OVER (PARTITION BY claimId ORDER BY ${this.versionKey(TABLES.staging)} DESC, eventId DESC) = 1), ` +
@@ -156,41 +257,80 @@ export class Dialect {
   }
 
   /**
-   * One merge run, in order, to be run in ONE transaction:
-   * 0. claim: mark the staged rows present now with this run's id (rows staged later stay unclaimed);
-   * 1. stats: counts for metrics (read before anything changes), `duplicates` among them;
-   * 2. MERGE the newest event per claim into the destination (upsert or delete, stale ones skipped);
-   * 3. MERGE tombstones for the REMOVEs that won;
-   * 4. delete exactly the claimed rows from staging.
-   *
-   * Duplicate keys (several destination rows or tombstones for one claim of this run) are repaired inside the same
-   * two MERGEs, since neither dialect can tell identical rows apart (Snowflake has no rowid): a `clear` source row
-   * matches, and deletes, every copy; a `reinsert` source row, whose join key (`mergeKey`) is NULL, matches nothing
-   * and inserts the one row the claim keeps (the new event, or the newest copy when the event is stale; none for a
-   * REMOVE). Every target row still meets exactly one source row, so the MERGE is deterministic.
+   * Per claim of this run in `table`: the highest version key, how many rows it has (`copies`) and the rowid of its
+   * newest row (by version, then eventId: the key is fixed-width, so key || eventId orders like the pair).
    */
-  merge(runId: string, nowIso: string): { claim: string; stats: string; apply: string[] } {
-    if (!RUN_ID.test(runId)) throw new Error('merge run id must be a UUID');
+  #narrowNewest(table: string): string {
+    const key = this.versionKey('x');
+    return (
+      `SELECT claimId, MAX(${key}) AS versionKey, COUNT(*) AS copies, arg_max(x.rowid, ${key} || COALESCE(eventId, '')) AS newestRow ` +
+      `FROM ${table} x WHERE claimId IN (SELECT claimId FROM latest) GROUP BY claimId`
+    );
+  }
+
+  /**
+   * The merge plan as a table (shape `table`), built once: one narrow row per claim of the run with the staged
+   * rowid of its newest event, the action, and the destination's and tombstones' copies and newest rowid. Ranks on
+   * (claimId, version key, eventId, rowid) only, never on full rows: sorting 100k staged rows with their raw images
+   * was most of the plan's cost.
+   */
+  #planTable(runId: string): string {
+    const l = TABLES.staging;
+    return (
+      `CREATE OR REPLACE TEMP TABLE ${MERGE_PLAN_TABLE} AS ` +
+      `WITH claimed AS (SELECT s.rowid AS stagedRow, claimId, eventName, eventId, eventCreationUnixTime, sequenceNumber, ${this.versionKey('s')} AS versionKey ` +
+      `FROM ${l} s WHERE ${MERGE_RUN_COLUMN} = '${runId}'), ` +
+      // arg_max over (key || eventId), fixed-width key first, is the ORDER BY versionKey DESC, eventId DESC of the other
+      // shape as a hash aggregate: no sort of 148-character keys.
+      `latest AS (SELECT claimId, versionKey, w.stagedRow AS stagedRow, w.eventName AS eventName, w.eventId AS eventId, ` +
+      `w.eventCreationUnixTime AS eventCreationUnixTime, w.sequenceNumber AS sequenceNumber FROM (SELECT claimId, MAX(versionKey) AS versionKey, ` +
+      `arg_max(struct_pack(stagedRow, eventName, eventId, eventCreationUnixTime, sequenceNumber), versionKey || eventId) AS w FROM claimed GROUP BY claimId) g), ` +
+      `newestTombstone AS (${this.#narrowNewest(TABLES.tombstones)}), ` +
+      `newestDestination AS (${this.#narrowNewest(TABLES.destination)}) ` +
+      `SELECT l.stagedRow, l.claimId, l.eventId, l.eventCreationUnixTime, l.sequenceNumber, ` +
+      `${this.mergeActionCase({ event: 'l.versionKey', destination: 'd.versionKey', tombstone: 't.versionKey' })} AS mergeAction, ` +
+      `CASE WHEN d.claimId IS NULL THEN 0 ELSE 1 END AS destExists, COALESCE(d.copies, 0) AS destCopies, d.newestRow AS destRow, ` +
+      `COALESCE(t.copies, 0) AS tombstoneCopies, t.newestRow AS tombstoneRow ` +
+      `FROM latest l LEFT JOIN newestTombstone t ON t.claimId = l.claimId LEFT JOIN newestDestination d ON d.claimId = l.claimId`
+    );
+  }
+
+  /** The stats statement: counts over the plan `plan` (preceded by `prefix`), the claimed events and their creation times. */
+  #stats(runId: string, prefix: string, plan: string): string {
+    const micros = `TRY_CAST(eventCreationUnixTime AS ${this.type('FLOAT')})`;
+    return (
+      `${prefix}SELECT c.*, p.* FROM (SELECT COUNT(*) AS events, ` +
+      `${this.#percentile('m', 0.5)} AS eventMicrosP50, ${this.#percentile('m', 0.01)} AS eventMicrosP01, MIN(m) AS oldestEventMicros ` +
+      `FROM (SELECT ${micros} AS m FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}') e) c CROSS JOIN (SELECT ` +
+      `COUNT(*) AS claims, ` +
+      `COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, ` +
+      `COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, ` +
+      `COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, ` +
+      `COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, ` +
+      `COUNT_IF(mergeAction = 'stale') AS stale, ` +
+      `COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates FROM ${plan}) p`
+    );
+  }
+
+  /**
+   * Shape `cte` (Snowflake): the destination and the tombstones each take one MERGE over the plan CTE. Duplicate
+   * keys (several destination rows or tombstones for one claim of this run) are repaired inside those MERGEs, since
+   * Snowflake cannot tell identical rows apart (no rowid): a `clear` source row matches, and deletes, every copy; a
+   * `reinsert` source row, whose join key (`mergeKey`) is NULL, matches nothing and inserts the one row the claim
+   * keeps (the new event, or the newest copy when the event is stale; none for a REMOVE). Every target row still
+   * meets exactly one source row, so the MERGE is deterministic.
+   */
+  #applyByMerge(runId: string, now: string): MergeStep[] {
+    const plan = this.#planCte(runId);
     const cols = ALL_COLUMNS.map((c) => c.name);
-    const plan = this.#plan(runId);
-    const now = this.timestamp(nowIso);
-    const tombstoneCols = ['claimId', 'eventCreationUnixTime', 'sequenceNumber', 'eventId'];
     const fromAlias = (alias: string, columns: readonly string[]) => columns.map((c) => `${alias}.${c}`).join(', ');
     // A NULL key matches no row. Not an extra ON predicate: DuckDB's MERGE then leaves its hash join (30x slower).
     const noKey = `CAST(NULL AS ${this.type('STRING')})`;
-    return {
-      claim: `UPDATE ${TABLES.staging} SET ${MERGE_RUN_COLUMN} = '${runId}' WHERE ${MERGE_RUN_COLUMN} IS NULL`,
-      stats:
-        `${plan} SELECT (SELECT COUNT(*) FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}') AS events, ` +
-        `COUNT(*) AS claims, ` +
-        `COUNT_IF(mergeAction = 'upsert' AND destExists = 0) AS inserted, ` +
-        `COUNT_IF(mergeAction = 'upsert' AND destExists = 1) AS updated, ` +
-        `COUNT_IF(mergeAction = 'delete' AND destExists = 1) AS deleted, ` +
-        `COUNT_IF(mergeAction = 'delete' AND destExists = 0) AS tombstonedOnly, ` +
-        `COUNT_IF(mergeAction = 'stale') AS stale, ` +
-        `COALESCE(SUM(GREATEST(destCopies - 1, 0) + GREATEST(tombstoneCopies - 1, 0)), 0) AS duplicates FROM plan`,
-      apply: [
-        `MERGE INTO ${TABLES.destination} USING (${plan} ` +
+    return [
+      {
+        name: 'MERGE into destination',
+        sql:
+          `MERGE INTO ${TABLES.destination} USING (${plan} ` +
           `SELECT ${cols.join(', ')}, mergeAction, 'apply' AS mergeRole, claimId AS mergeKey FROM plan WHERE mergeAction <> 'stale' AND destCopies < 2 ` +
           `UNION ALL SELECT ${cols.join(', ')}, 'delete', 'clear', claimId FROM plan WHERE destCopies > 1 ` +
           `UNION ALL SELECT ${cols.join(', ')}, 'upsert', 'reinsert', ${noKey} FROM plan WHERE destCopies > 1 AND mergeAction = 'upsert' ` +
@@ -199,17 +339,75 @@ export class Dialect {
           `WHEN MATCHED AND s.mergeAction = 'delete' THEN DELETE ` +
           `WHEN MATCHED THEN UPDATE SET ${cols.map((c) => `${c} = s.${c}`).join(', ')} ` +
           `WHEN NOT MATCHED AND s.mergeAction = 'upsert' THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`,
-        `MERGE INTO ${TABLES.tombstones} USING (${plan} ` +
-          `SELECT ${tombstoneCols.join(', ')}, ${now} AS deletedAt, 'apply' AS mergeRole, claimId AS mergeKey FROM plan WHERE mergeAction = 'delete' AND tombstoneCopies < 2 ` +
-          `UNION ALL SELECT ${tombstoneCols.join(', ')}, ${now}, 'clear', claimId FROM plan WHERE tombstoneCopies > 1 ` +
-          `UNION ALL SELECT ${tombstoneCols.join(', ')}, ${now}, 'reinsert', ${noKey} FROM plan WHERE tombstoneCopies > 1 AND mergeAction = 'delete' ` +
-          `UNION ALL SELECT ${fromAlias('t', tombstoneCols)}, t.deletedAt, 'reinsert', ${noKey} FROM plan p JOIN newestTombstone t ON t.claimId = p.claimId WHERE p.tombstoneCopies > 1 AND p.mergeAction <> 'delete'` +
+      },
+      {
+        name: 'MERGE into tombstones',
+        sql:
+          `MERGE INTO ${TABLES.tombstones} USING (${plan} ` +
+          `SELECT ${TOMBSTONE_COLUMNS.join(', ')}, ${now} AS deletedAt, 'apply' AS mergeRole, claimId AS mergeKey FROM plan WHERE mergeAction = 'delete' AND tombstoneCopies < 2 ` +
+          `UNION ALL SELECT ${TOMBSTONE_COLUMNS.join(', ')}, ${now}, 'clear', claimId FROM plan WHERE tombstoneCopies > 1 ` +
+          `UNION ALL SELECT ${TOMBSTONE_COLUMNS.join(', ')}, ${now}, 'reinsert', ${noKey} FROM plan WHERE tombstoneCopies > 1 AND mergeAction = 'delete' ` +
+          `UNION ALL SELECT ${fromAlias('t', TOMBSTONE_COLUMNS)}, t.deletedAt, 'reinsert', ${noKey} FROM plan p JOIN newestTombstone t ON t.claimId = p.claimId WHERE p.tombstoneCopies > 1 AND p.mergeAction <> 'delete'` +
           `) s ON ${TABLES.tombstones}.claimId = s.mergeKey ` +
           `WHEN MATCHED AND s.mergeRole = 'clear' THEN DELETE ` +
           `WHEN MATCHED THEN UPDATE SET eventCreationUnixTime = s.eventCreationUnixTime, sequenceNumber = s.sequenceNumber, eventId = s.eventId, deletedAt = s.deletedAt ` +
           `WHEN NOT MATCHED AND s.mergeRole <> 'clear' THEN INSERT (claimId, eventCreationUnixTime, sequenceNumber, eventId, deletedAt) VALUES (s.claimId, s.eventCreationUnixTime, s.sequenceNumber, s.eventId, s.deletedAt)`,
-        `DELETE FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}'`,
-      ],
+      },
+    ];
+  }
+
+  /**
+   * Shape `table` (DuckDB): from the plan table, DELETE the rows a claim replaces, then INSERT the winners. A
+   * claim's copies go with it (upsert, delete) except, when its event is stale, the newest copy, kept by rowid: the
+   * duplicate repair falls out of the DELETE. The new rows are read from staging by rowid.
+   */
+  #applyByDeleteInsert(now: string): MergeStep[] {
+    const cols = ALL_COLUMNS.map((c) => c.name).join(', ');
+    const plan = MERGE_PLAN_TABLE;
+    return [
+      {
+        name: 'DELETE replaced destination rows',
+        sql:
+          `DELETE FROM ${TABLES.destination} WHERE claimId IN (SELECT claimId FROM ${plan} WHERE mergeAction <> 'stale' OR destCopies > 1) ` +
+          `AND rowid NOT IN (SELECT destRow FROM ${plan} WHERE mergeAction = 'stale' AND destCopies > 1 AND destRow IS NOT NULL)`,
+      },
+      {
+        name: 'INSERT winners into destination',
+        sql: `INSERT INTO ${TABLES.destination} (${cols}) SELECT ${cols} FROM ${TABLES.staging} WHERE rowid IN (SELECT stagedRow FROM ${plan} WHERE mergeAction = 'upsert')`,
+      },
+      {
+        name: 'DELETE replaced tombstones',
+        sql:
+          `DELETE FROM ${TABLES.tombstones} WHERE claimId IN (SELECT claimId FROM ${plan} WHERE mergeAction = 'delete' OR tombstoneCopies > 1) ` +
+          `AND rowid NOT IN (SELECT tombstoneRow FROM ${plan} WHERE mergeAction <> 'delete' AND tombstoneCopies > 1 AND tombstoneRow IS NOT NULL)`,
+      },
+      {
+        name: 'INSERT tombstones',
+        sql: `INSERT INTO ${TABLES.tombstones} (${TOMBSTONE_COLUMNS.join(', ')}, deletedAt) SELECT ${TOMBSTONE_COLUMNS.join(', ')}, ${now} FROM ${plan} WHERE mergeAction = 'delete'`,
+      },
+    ];
+  }
+
+  /**
+   * One merge run, in order, to be run in ONE transaction (see `merge-run.ts`):
+   * 0. claim: mark the staged rows present now with this run's id (rows staged later stay unclaimed);
+   * 1. plan: build the plan table (shape `table` only; the `cte` shape has none);
+   * 2. stats: counts for metrics (read before anything changes), `duplicates` among them, and the claimed events'
+   *    creation-time percentiles the end-to-end freshness is computed from;
+   * 3. apply: the newest event per claim into the destination (upsert or delete, stale ones skipped) and tombstones
+   *    for the REMOVEs that won, duplicate keys of the run's claims repaired;
+   * 4. delete exactly the claimed rows from staging.
+   */
+  merge(runId: string, nowIso: string): MergeStatements {
+    if (!RUN_ID.test(runId)) throw new Error('merge run id must be a UUID');
+    const now = this.timestamp(nowIso);
+    const table = this.mergeShape === 'table';
+    return {
+      claim: `UPDATE ${TABLES.staging} SET ${MERGE_RUN_COLUMN} = '${runId}' WHERE ${MERGE_RUN_COLUMN} IS NULL`,
+      plan: table ? [this.#planTable(runId)] : [],
+      stats: table ? this.#stats(runId, '', MERGE_PLAN_TABLE) : this.#stats(runId, `${this.#planCte(runId)} `, 'plan'),
+      apply: table ? this.#applyByDeleteInsert(now) : this.#applyByMerge(runId, now),
+      deleteClaimed: `DELETE FROM ${TABLES.staging} WHERE ${MERGE_RUN_COLUMN} = '${runId}'`,
     };
   }
 

@@ -20,6 +20,18 @@ export interface MergeResult {
    * not enforced in Snowflake; a manual load or backfill can add them). The run repaired them: one row per claim is left.
    */
   readonly duplicates: number;
+  /**
+   * End-to-end freshness of this run: the delay from each claimed event's creation (DynamoDB's
+   * ApproximateCreationDateTime, `eventCreationUnixTime`) to the merge's commit. Null when nothing was merged.
+   */
+  readonly freshness: EndToEndFreshness | null;
+}
+
+/** Delays, in milliseconds (to the microsecond), from the events' creation to the commit that merged them. */
+export interface EndToEndFreshness {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 /** What one stage call did. */
@@ -108,4 +120,4 @@ export class WarehouseDeadlineError extends WarehouseError {
 }
 
 /** Empty merge result. */
-export const NOTHING_MERGED: MergeResult = { runId: '', events: 0, claims: 0, inserted: 0, updated: 0, deleted: 0, tombstonedOnly: 0, stale: 0, duplicates: 0 };
+export const NOTHING_MERGED: MergeResult = { runId: '', events: 0, claims: 0, inserted: 0, updated: 0, deleted: 0, tombstonedOnly: 0, stale: 0, duplicates: 0, freshness: null };

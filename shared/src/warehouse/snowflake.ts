@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Bind, ConnectionOptions } from 'snowflake-sdk';
 import { type ClaimRow, type ColumnSpec, ROW_COLUMNS } from '../domain/columns';
 import { DIALECTS } from './dialect';
+import { field, runMergeTransaction, statusFrom, toJsonValue } from './merge-run';
 import { Mutex } from './mutex';
 import {
   type CallOptions,
   type MergeResult,
   type MergeStepHook,
-  NOTHING_MERGED,
   type ResultRow,
   type StageResult,
   type Warehouse,
@@ -65,6 +64,8 @@ export interface SnowflakeOptions {
    * Default {@link DEFAULT_LOCK_TIMEOUT_SECONDS}; a call with a deadline lowers it to the time it has left.
    */
   readonly lockTimeoutSeconds?: number;
+  /** Epoch milliseconds; the merge's commit time for its freshness figures (tests fix it). Default `Date.now`. */
+  readonly clock?: () => number;
 }
 
 type SessionKind = 'stage' | 'merge' | 'query';
@@ -84,27 +85,10 @@ const bindValue = (column: ColumnSpec, value: string | number | null | undefined
   return String(value);
 };
 
-const toJsonValue = (value: unknown): string | number | boolean | null => {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  return JSON.stringify(value);
-};
-
-/** A column of a result row, whatever its case (Snowflake upper-cases unquoted identifiers: `tombstonedOnly` → TOMBSTONEDONLY). */
-const field = (row: Record<string, unknown> | undefined, name: string): unknown => {
-  if (!row) return undefined;
-  const key = Object.keys(row).find((k) => k.toLowerCase() === name.toLowerCase());
-  return key === undefined ? undefined : row[key];
-};
-
-const count = (row: Record<string, unknown> | undefined, name: string): number => Number(field(row, name) ?? 0);
-
 /**
  * The Snowflake warehouse, on `snowflake-sdk` with key-pair (JWT) authentication. It runs exactly the statements
- * `DIALECTS.snowflake` produces, in the same order and transactions as the DuckDB adapter, so the DuckDB scenario
- * tests speak for the semantics of this SQL.
+ * `DIALECTS.snowflake` produces, through the merge skeleton the DuckDB adapter runs too (`merge-run.ts`); the DuckDB
+ * scenario and property tests run this merge's SQL (`mergeShape: 'cte'`), so they speak for its semantics.
  *
  * Stage, merge and ad-hoc queries each get their own session (a Snowflake transaction belongs to a session), logged
  * in on first use. Calls of one kind are serialized. A session found dead (expired, terminated, network lost) is
@@ -144,7 +128,7 @@ export class SnowflakeWarehouse implements Warehouse {
         const binds = rows.slice(start, start + this.#rowsPerInsert).map((row) => ROW_COLUMNS.map((column) => bindValue(column, row[column.name])));
         await session.run('stage: bind batch into load table', insert, binds);
       }
-      const [toStaging, toHistory] = dialect.stageFrom(SNOWFLAKE_LOAD_TABLE, new Date().toISOString());
+      const [toStaging, toHistory] = dialect.stageFrom(SNOWFLAKE_LOAD_TABLE, new Date().toISOString()).sql;
       const staged = await this.#transaction(session, 'stage', async () => {
         const result = await session.run('stage: insert into staging', toStaging as string);
         await session.run('stage: merge into history', toHistory as string);
@@ -160,35 +144,18 @@ export class SnowflakeWarehouse implements Warehouse {
    * destination, so the run fails with a {@link WarehouseError}, rolled back, before it writes anything.
    */
   async merge(hook?: MergeStepHook, options?: CallOptions): Promise<MergeResult> {
-    return this.#withSession('merge', options?.deadline, async (session) => {
-      const runId = randomUUID();
-      const statements = dialect.merge(runId, new Date().toISOString());
-      return this.#transaction(session, 'merge', async () => {
-        await assertSeesClearPhi(session);
-        const claimed = (await session.run('merge: claim staged rows', statements.claim)).rowsChanged;
-        if (claimed === 0) return NOTHING_MERGED;
-        await hook?.('claimed');
-        const [stats] = (await session.run('merge: plan and count', statements.stats)).rows;
-        await hook?.('planned');
-        const [toDestination, toTombstones, deleteClaimed] = statements.apply;
-        await session.run('merge: MERGE into destination', toDestination as string);
-        await session.run('merge: MERGE into tombstones', toTombstones as string);
-        await hook?.('applied');
-        await session.run('merge: delete merged rows from staging', deleteClaimed as string);
-        await hook?.('deleted');
-        return {
-          runId,
-          events: count(stats, 'events'),
-          claims: count(stats, 'claims'),
-          inserted: count(stats, 'inserted'),
-          updated: count(stats, 'updated'),
-          deleted: count(stats, 'deleted'),
-          tombstonedOnly: count(stats, 'tombstonedOnly'),
-          stale: count(stats, 'stale'),
-          duplicates: count(stats, 'duplicates'),
-        };
-      });
-    });
+    return this.#withSession('merge', options?.deadline, (session) =>
+      runMergeTransaction(
+        {
+          dialect,
+          clock: this.options.clock ?? (() => Date.now()),
+          run: (step, sql) => session.run(step, sql),
+          transaction: (body) => this.#transaction(session, 'merge', body),
+          beforeClaim: () => assertSeesClearPhi(session),
+        },
+        hook,
+      ),
+    );
   }
 
   /** Runs a query; column names are as Snowflake reports them (upper case unless quoted). */
@@ -199,14 +166,7 @@ export class SnowflakeWarehouse implements Warehouse {
 
   async status(): Promise<WarehouseStatus> {
     const [row] = await this.query(dialect.status());
-    const oldest = field(row, 'oldestStagedMicros');
-    return {
-      staged: count(row, 'staged'),
-      history: count(row, 'history'),
-      destination: count(row, 'destination'),
-      tombstones: count(row, 'tombstones'),
-      oldestStagedMicros: oldest === null || oldest === undefined ? null : Number(oldest),
-    };
+    return statusFrom(row);
   }
 
   /** Waits for running calls, then logs every session out. */

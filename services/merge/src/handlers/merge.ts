@@ -35,6 +35,12 @@ export const merge = async (_event?: unknown, context?: Context): Promise<MergeR
   metrics.addMetric('DuplicateKeysRepaired', MetricUnit.Count, result.duplicates);
   metrics.addMetric('StagingBacklog', MetricUnit.Count, reply.backlog);
   metrics.addMetric('OldestUnmergedEventAge', MetricUnit.Seconds, reply.oldestUnmergedAgeSeconds);
+  // Write → destination as users see it (creation in DynamoDB to this commit), beside the backlog age above.
+  if (result.freshness !== null) {
+    metrics.addMetric('EndToEndFreshnessP50', MetricUnit.Milliseconds, result.freshness.p50Ms);
+    metrics.addMetric('EndToEndFreshnessP99', MetricUnit.Milliseconds, result.freshness.p99Ms);
+    metrics.addMetric('EndToEndFreshnessMax', MetricUnit.Milliseconds, result.freshness.maxMs);
+  }
   logger.info('merge run', { ...reply });
   // Extra rows per claimId come from outside the pipeline (a manual load, a backfill): worth a look, though repaired.
   if (result.duplicates > 0) logger.warn('merge repaired duplicate claim rows in the destination or tombstones', { runId: result.runId, duplicates: result.duplicates });
