@@ -4,22 +4,21 @@
  */
 import { MemorySampler, secondsSince } from './measure';
 import type { StageReport } from './results';
-import { runEndToEnd } from './stages/end-to-end';
-import { runLoad } from './stages/load';
-import { runMerge } from './stages/merge';
-import { runTransform } from './stages/transform';
 
-const STAGES: Record<string, (options: never) => Promise<unknown>> = {
-  transform: runTransform,
-  merge: runMerge,
-  load: runLoad,
-  e2e: runEndToEnd,
+type Stage = (options: never) => Promise<unknown>;
+/** Each stage is imported only when it runs: a stage measures its own modules, and one stage's imports cannot stop another. */
+const STAGES: Record<string, () => Promise<Stage>> = {
+  transform: async () => (await import('./stages/transform')).runTransform,
+  merge: async () => (await import('./stages/merge')).runMerge,
+  load: async () => (await import('./stages/load')).runLoad,
+  e2e: async () => (await import('./stages/end-to-end')).runEndToEnd,
 };
 
 const main = async (): Promise<void> => {
   const [name, json] = process.argv.slice(2);
-  const stage = name === undefined ? undefined : STAGES[name];
-  if (stage === undefined || json === undefined) throw new Error(`usage: stage-child.ts <${Object.keys(STAGES).join('|')}> '<options JSON>'`);
+  const loadStage = name === undefined ? undefined : STAGES[name];
+  if (loadStage === undefined || json === undefined) throw new Error(`usage: stage-child.ts <${Object.keys(STAGES).join('|')}> '<options JSON>'`);
+  const stage = await loadStage();
   const sampler = new MemorySampler();
   const start = process.hrtime.bigint();
   const result = await stage(JSON.parse(json) as never);

@@ -12,12 +12,14 @@
  * environment they read at load) and wrapped only to hold the transform back while the stream fills and to look
  * at the destination after each merge.
  */
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { type Claim, generateClaims, partitionKeyFor, TABLES } from '@claims-cdc/shared';
+import { type Claim, generateClaims, TABLES } from '@claims-cdc/shared';
 import { changeRecord } from '@claims-cdc/shared/test-support/factories';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -30,6 +32,43 @@ type Handler<E> = (event: E, context: Context) => Promise<unknown>;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * CPU seconds (user + system) used so far by the stack's child processes (DynamoDB, Kinesis + capture, SQS), from
+ * /proc (Linux; undefined elsewhere). Clock ticks are 100/s on Linux.
+ */
+const childCpuSeconds = (pids: Record<string, number | undefined>): number | undefined => {
+  let total = 0;
+  for (const pid of Object.values(pids)) {
+    if (pid === undefined) continue;
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
+  }
+  return total;
+};
+
+/** CPU use of the stack's processes over a measured span, printed beside its figure (load-independent-ish). */
+const cpuMeter = (stack: { childPids(): Record<string, number | undefined> }) => {
+  const main = process.cpuUsage();
+  const children = childCpuSeconds(stack.childPids());
+  return (events: number): string => {
+    const used = process.cpuUsage(main);
+    const mainSeconds = (used.user + used.system) / 1e6;
+    const after = childCpuSeconds(stack.childPids());
+    const childSeconds = children === undefined || after === undefined ? undefined : after - children;
+    const perEvent = (seconds: number) => `${((seconds / events) * 1e6).toFixed(0)} µs/event`;
+    return childSeconds === undefined
+      ? `CPU: main ${mainSeconds.toFixed(1)} s (${perEvent(mainSeconds)})`
+      : `CPU: main ${mainSeconds.toFixed(1)} s (${perEvent(mainSeconds)}), AWS processes ${childSeconds.toFixed(1)} s (${perEvent(childSeconds)})`;
+  };
+};
+
+/** The machine's 1/5/15-minute load average, printed beside every figure: two cores are shared, figures are noisy. */
+const load = (): string => `load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`;
+
 /** The public API the benchmark needs from the embedded stack; what is absent is reported, not guessed. */
 const loadStackModule = async (): Promise<{ stack?: StackModule; missing: string[] }> => {
   let stack: StackModule;
@@ -38,7 +77,7 @@ const loadStackModule = async (): Promise<{ stack?: StackModule; missing: string
   } catch (error) {
     return { missing: [`local/src/stack (index.ts) cannot be imported: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`] };
   }
-  const missing = (['startStack', 'loadStackConfig'] as const).filter((name) => typeof stack[name] !== 'function').map((name) => `local/src/stack does not export ${name}()`);
+  const missing = (['startStack', 'loadStackConfig', 'claimPartitionKey'] as const).filter((name) => typeof stack[name] !== 'function').map((name) => `local/src/stack does not export ${name}()`);
   return missing.length > 0 ? { missing } : { stack, missing };
 };
 
@@ -138,7 +177,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
     const expectedRows = [...finalState.values()].filter(Boolean).length;
     const entries = drainChanges.map((change, i) => {
       const payload = changeRecord({ eventName: change.eventName, claim: change.claim, micros: change.micros, eventId: `e2e-${options.seed}-${i}` }, change.oldImage);
-      return { Data: Buffer.from(JSON.stringify(payload)), PartitionKey: partitionKeyFor(`${stack.resources.table.name}\u0000${change.claim.claim_id}`) };
+      return { Data: Buffer.from(JSON.stringify(payload)), PartitionKey: stackModule.claimPartitionKey(stack.resources.table.name, change.claim.claim_id) };
     });
     // Four lanes in parallel, a claim always in the same lane, so each claim's changes stay in order on the stream.
     const lanes: (typeof entries)[] = [[], [], [], []];
@@ -158,6 +197,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
     });
     for (const b of Object.values(busy)) Object.assign(b, { invocations: 0, seconds: 0 });
     const drainStart = process.hrtime.bigint();
+    const drainCpu = cpuMeter(stack);
     let destinationRows = 0;
     afterMerge = async () => {
       const status = await warehouse.status();
@@ -169,10 +209,11 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
     const drainTimeoutMs = Math.max(60_000, options.drainEvents * 5);
     const drainSeconds = await Promise.race([drainDone, sleep(drainTimeoutMs).then(() => Number.NaN)]);
     const history = await count(warehouse, `SELECT COUNT(*) AS n FROM ${TABLES.history}`);
+    progress(`e2e drain: ${drainCpu(drainChanges.length)}`);
     progress(
       Number.isNaN(drainSeconds)
         ? `e2e drain: not drained after ${drainTimeoutMs / 1000} s (history ${history}, destination ${destinationRows} of ${expectedRows})`
-        : `e2e drain: ${drainChanges.length.toLocaleString('en-US')} events in ${drainSeconds.toFixed(1)} s = ${Math.round(drainChanges.length / drainSeconds).toLocaleString('en-US')} events/s`,
+        : `e2e drain: ${drainChanges.length.toLocaleString('en-US')} events in ${drainSeconds.toFixed(1)} s = ${Math.round(drainChanges.length / drainSeconds).toLocaleString('en-US')} events/s (${load()})`,
     );
     const drain = {
       events: drainChanges.length,
@@ -205,7 +246,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
           const micros = Date.now() * 1_000;
           const records = items.map((claim, k) => ({
             Data: Buffer.from(JSON.stringify(changeRecord({ eventName: 'INSERT', claim, micros: micros + k, eventId: `fr-${claim.claim_id}` }))),
-            PartitionKey: partitionKeyFor(`${stack.resources.table.name}\u0000${claim.claim_id}`),
+            PartitionKey: stackModule.claimPartitionKey(stack.resources.table.name, claim.claim_id),
           }));
           const response = await stack.clients.kinesis.send(new PutRecordsCommand({ StreamName: stack.resources.stream.name, Records: records }));
           if ((response.FailedRecordCount ?? 0) > 0) throw new Error(`PutRecords failed for ${response.FailedRecordCount} records`);
@@ -240,6 +281,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
         // Paced by the clock: every 20 ms, write what is due. Writes in flight are bounded: if the target cannot keep
         // up, the achieved rate drops (and is reported) instead of a queue growing inside this process.
         const start = Date.now();
+        const rateCpu = cpuMeter(stack);
         let written = 0;
         const inFlight = new Set<Promise<void>>();
         while (written < total) {
@@ -260,6 +302,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
         const deadline = Date.now() + 60_000;
         while (seen.size < total && Date.now() < deadline) await sleep(100);
         const merges = busy.merge.invocations - mergesBefore.invocations;
+        progress(`e2e freshness (${path}) @ ${rate}/s: ${rateCpu(total)} (writer included)`);
         const point: FreshnessPoint = {
           path,
           merges,
@@ -275,7 +318,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
         };
         freshness.push(point);
         progress(
-          `e2e freshness (${path}) @ ${rate}/s (achieved ${Math.round(point.achievedRate)}/s): p50 ${point.p50?.toFixed(2)} s, p95 ${point.p95?.toFixed(2)} s, p99 ${point.p99?.toFixed(2)} s, ${point.samples}/${total} rows seen, ${merges} merges of ${point.meanMergeSeconds.toFixed(2)} s on average`,
+          `e2e freshness (${path}) @ ${rate}/s (achieved ${Math.round(point.achievedRate)}/s): p50 ${point.p50?.toFixed(2)} s, p95 ${point.p95?.toFixed(2)} s, p99 ${point.p99?.toFixed(2)} s, ${point.samples}/${total} rows seen, ${merges} merges of ${point.meanMergeSeconds.toFixed(2)} s on average (${load()})`,
         );
       }
     }

@@ -66,7 +66,9 @@ describe('claims-cdc up: kill -9 at several moments, then a plain up', () => {
     expect(up.stdout()).toMatch(/^ {2}state {6}resumed from the earlier run/m);
     const resumed = (await status())!;
     expect(resumed.items).toBeGreaterThanOrEqual(100);
-    expect((await cli('generate', '400', '--seed', '22')).code).toBe(0);
+    // The error text is in the comparison, so a failure says why.
+    const generated = await cli('generate', '400', '--seed', '22');
+    expect(generated).toMatchObject({ code: 0 });
     const beforeKill2 = (await status())!;
     await kill9(up);
     expect(beforeKill2.items).toBeGreaterThanOrEqual(resumed.items + 400);

@@ -18,6 +18,7 @@ import { createStackClients, LOCAL_CREDENTIALS, type StackClients } from '../src
 import { createResources } from '../src/stack/resources';
 import { defaultStackConfig } from '../src/stack/local-config';
 import { startDdbKinesisCapture, type DdbKinesisCapture, type DynamoDBKinesisRecord } from '../src/stack/ddb-kinesis-capture';
+import { changePartitionKey } from '../src/stack/partition-key';
 import { openStreamReader, type StreamReader } from './support/stream-reader';
 
 const config = defaultStackConfig();
@@ -174,9 +175,10 @@ describe('DynamoDB → Kinesis capture', () => {
       expect(dynamodb.ApproximateCreationDateTime).toBeLessThanOrEqual(window.toMicros);
     });
 
-    it('uses an upper-case MD5 hex hash as the partition key, not the item key', () => {
+    it('uses an upper-case MD5 hex hash as the partition key, not the item key: the one formula of partition-key.ts', () => {
       // Assess
       expect(partitionKeys[0]).toMatch(/^[0-9A-F]{32}$/);
+      expect(partitionKeys[0]).toBe(changePartitionKey(records[0]!.tableName, records[0]!.dynamodb.Keys));
       expect(partitionKeys[0]).not.toContain((expected.keys.claim_id as { S: string }).S);
     });
   });

@@ -93,6 +93,30 @@ describe('Kinesis poller', () => {
     expect(events.flatMap(payloadsOf)).toEqual(range(6));
   });
 
+  it('reads ahead while the handler runs: the records after its batch are fetched before it returns, and delivered in order', async () => {
+    // Prepare: the first invocation waits until the test lets it go.
+    const stream = await streamWith(range(12));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const delivered: string[] = [];
+    const poller = startKinesisPoller(pollerOptions(stream, async (event) => {
+      if (delivered.length === 0) await held;
+      delivered.push(...payloadsOf(event));
+    }));
+    try {
+      // Act: while the first batch (4 records) is held, the other 8 are read.
+      const ahead = await waitUntil(() => (poller.counters().pendingRecords >= 12 ? poller.counters().pendingRecords : undefined), 'the records after the first batch fetched');
+      release();
+      await waitUntil(() => delivered.length >= 12, 'all records delivered');
+      // Assess
+      expect(ahead).toBe(12);
+      expect(delivered).toEqual(range(12));
+    } finally {
+      release();
+      await poller.stop();
+    }
+  });
+
   it('retries from the lowest failed sequence number after a partial failure, checkpointing what came before', async () => {
     // Prepare: r2 and r3 fail the first time they are seen.
     const stream = await streamWith(range(8));

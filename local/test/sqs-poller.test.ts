@@ -116,6 +116,23 @@ describe('SQS poller', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(25);
   });
 
+  it('puts a message received more than once while its batch fills in that batch once', async () => {
+    // Prepare: visibility 0, so every receive while the batch fills sees the same messages again.
+    const { source } = await queuePair(100);
+    await clients.sqs.send(new SendMessageBatchCommand({
+      QueueUrl: source.url,
+      Entries: Array.from({ length: 10 }, (_, j) => ({ Id: String(j), MessageBody: `m${j}` })),
+    }));
+    const batches: string[][] = [];
+    const poller = startSqsPoller({ ...options(source, async (event) => void batches.push(event.Records.map((r) => r.messageId)), 1_000), mapping: { batchSize: 1_000, batchingWindowMs: 200, concurrency: 1 } });
+    // Act
+    await waitUntil(() => (batches.length > 0 ? true : undefined), 'a first batch');
+    await poller.stop();
+    // Assess: each message once in the batch, however often it was received.
+    expect(batches[0]!.length).toBe(10);
+    expect(new Set(batches[0]).size).toBe(10);
+  });
+
   it('redelivers reported failures, keeps successes deleted, and lets the redrive policy dead-letter after maxReceiveCount', async () => {
     // Prepare
     const maxReceiveCount = 3;

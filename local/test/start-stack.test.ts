@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startStack, StackStartError, type RunningStack, type StackHandlers } from '../src/stack/start-stack';
@@ -101,6 +101,28 @@ describe('startStack', () => {
       const record = await waitUntil(() => loaded.find((r) => JSON.parse(r.body).claimId === 'FROM-SCRIPT'), 'the script write at load');
       expect(JSON.parse(record.body)).toEqual({ event: 'INSERT', claimId: 'FROM-SCRIPT' });
       expect(record.eventSourceARN).toBe(stack.resources.queues.load.arn);
+    } finally {
+      script.destroy();
+    }
+  });
+
+  it.each(['stream', 'dynamodb'] as const)('restarts its %s process when it dies, on the same endpoints, with its data, still capturing', async (role) => {
+    // Prepare
+    const script = new DynamoDBClient({});
+    const dead = stack.childPids()[role]!;
+    const endpoints = { ...stack.endpoints };
+    const claimId = `AFTER-${role.toUpperCase()}-RESTART`;
+    try {
+      // Act
+      process.kill(dead, 'SIGKILL');
+      await waitUntil(() => (stack.childPids()[role] !== dead ? true : undefined), `a new ${role} process`);
+      await script.send(new PutItemCommand({ TableName: 'InsuranceClaims', Item: { claim_id: { S: claimId } } }));
+      // Assess
+      const record = await waitUntil(() => loaded.find((r) => JSON.parse(r.body).claimId === claimId), 'the write after the restart at load');
+      expect(JSON.parse(record.body)).toEqual({ event: 'INSERT', claimId });
+      expect(stack.endpoints).toEqual(endpoints);
+      const { Item } = await script.send(new GetItemCommand({ TableName: 'InsuranceClaims', Key: { claim_id: { S: 'FROM-SCRIPT' } }, ConsistentRead: true }));
+      expect(Item).toEqual({ claim_id: { S: 'FROM-SCRIPT' } });
     } finally {
       script.destroy();
     }

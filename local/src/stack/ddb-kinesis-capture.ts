@@ -19,11 +19,12 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { buildWireChangeRecord, partitionKeyFor } from '@claims-cdc/shared';
-import { DynamoWire, canonicalKey, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
-import { CaptureJournal } from './capture-journal';
+import { buildWireChangeRecord } from '@claims-cdc/shared';
+import { DynamoWire, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
+import { CaptureJournal, type JournaledRecord } from './capture-journal';
 import { KeyLock } from './key-lock';
 import { KinesisOutbox, type OutboxStats } from './kinesis-outbox';
+import { itemIdentity, partitionKeyOfIdentity } from './partition-key';
 
 /** The record format lives in the shared core (one place); re-exported for the stack's users. */
 export type { DynamoDBKinesisRecord } from '@claims-cdc/shared';
@@ -86,6 +87,17 @@ const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchW
 const SCHEMA_OPERATIONS = new Set(['CreateTable', 'DeleteTable', 'UpdateTable']);
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
+
+/** A record bound for Kinesis, before the journal numbers it. */
+type JournaledRecordInput = Omit<JournaledRecord, 'id'>;
+
+/** One item's change: its images before and after, and the journal intent it closes. */
+interface Change {
+  target: Target;
+  oldImage: WireItem | undefined;
+  newImage: WireItem | undefined;
+  intentId: number | undefined;
+}
 
 /** One item a write may change. */
 interface Target {
@@ -165,25 +177,20 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
           return undefined; // Unknown table: the emulator answers ResourceNotFoundException.
         }
       }
-      const lockKey = `${r.table}\u0000${canonicalKey(key)}`;
+      const lockKey = itemIdentity(r.table, key);
       targets.set(lockKey, { table: r.table, key, lockKey });
     }
     return [...targets.values()];
   };
 
-  /** Emits the change of one item (none when it did not change) and closes its intent in the journal. */
-  const emit = (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined, intentId: number | undefined) => {
-    if (killed) throw new Error('the capture was killed');
-    const intents = intentId === undefined ? [] : [intentId];
-    if (sameItem(oldImage, newImage)) {
-      if (intents.length > 0) journal?.commit(intents, []);
-      return;
-    }
-    const eventName = !oldImage ? 'INSERT' : newImage ? 'MODIFY' : 'REMOVE';
+  /** The record of one item's change, or none when the item did not change. */
+  const recordOf = (change: Change): JournaledRecordInput | undefined => {
+    const { target, oldImage, newImage } = change;
+    if (sameItem(oldImage, newImage)) return undefined;
     const keys = target.key;
     const record = buildWireChangeRecord({
       awsRegion: options.region,
-      eventName,
+      eventName: !oldImage ? 'INSERT' : newImage ? 'MODIFY' : 'REMOVE',
       tableName: target.table,
       keys,
       ...(newImage ? { newImage } : {}),
@@ -191,17 +198,29 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
       micros: clock.next(),
       sizeBytes: itemSizeBytes(keys) + itemSizeBytes(newImage) + itemSizeBytes(oldImage),
     });
-    counters.recordsCaptured += 1;
-    const out = {
+    return {
       streamName: options.destinations[target.table]!,
       // A hash of the key, never the key itself: keys may be meaningful to a reader of the stream's metadata.
-      partitionKey: partitionKeyFor(target.lockKey),
+      partitionKey: partitionKeyOfIdentity(target.lockKey),
       data: JSON.stringify(record),
     };
-    // Journaled before the outbox has it and before the write's client is answered.
-    const journaled = journal?.commit(intents, [out])[0];
-    outbox.enqueue({ ...out, data: Buffer.from(out.data), ...(journaled ? { journalId: journaled.id } : {}) });
   };
+
+  /**
+   * Emits the changes of one write (none for an item that did not change) and closes their intents in the journal:
+   * one journal entry for the whole write, written before the outbox has its records and before its client is
+   * answered.
+   */
+  const emitAll = (changes: readonly Change[]) => {
+    if (killed) throw new Error('the capture was killed');
+    const intents = changes.flatMap((c) => (c.intentId === undefined ? [] : [c.intentId]));
+    const records = changes.flatMap((c) => recordOf(c) ?? []);
+    counters.recordsCaptured += records.length;
+    const journaled = journal && (intents.length > 0 || records.length > 0) ? journal.commit(intents, records) : undefined;
+    records.forEach((out, i) => outbox.enqueue({ ...out, data: Buffer.from(out.data), ...(journaled ? { journalId: journaled[i]!.id } : {}) }));
+  };
+  const emit = (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined, intentId: number | undefined) =>
+    emitAll([{ target, oldImage, newImage, intentId }]);
 
   /**
    * A write under the locks of the items it touches: their images before and after, and one record per changed item.
@@ -219,7 +238,7 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
       targets.map((t) => t.lockKey),
       async (): Promise<RawReply> => {
         if (killed) throw new Error('the capture was killed');
-        const before = await Promise.all(targets.map((t) => wire.getItem(t.table, t.key)));
+        const before = await wire.getItems(targets);
         if (killed) throw new Error('the capture was killed');
         targets.forEach((t, i) => pending.settle(t, before[i]));
         const intents = journal?.begin(targets.map((target, i) => ({ target, oldImage: before[i] })));
@@ -240,13 +259,13 @@ export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions):
         counters.acceptedWrites += 1;
         let after: (WireItem | undefined)[];
         try {
-          after = await withRetries(() => Promise.all(targets.map((t) => wire.getItem(t.table, t.key))));
+          after = await withRetries(() => wire.getItems(targets));
         } catch (error) {
           counters.captureErrors += 1;
           targets.forEach((t, i) => pending.add(t, before[i], intents?.[i]));
           return internalServerError(`the write was applied but its change could not be captured yet (${(error as Error).message}); retry it`);
         }
-        targets.forEach((t, i) => emit(t, before[i], after[i], intents?.[i]));
+        emitAll(targets.map((target, i) => ({ target, oldImage: before[i], newImage: after[i], intentId: intents?.[i] })));
         return reply;
       },
     );

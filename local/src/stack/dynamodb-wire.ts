@@ -21,6 +21,10 @@ export class DynamoWireError extends Error {
   }
 }
 
+/** Keys per BatchGetItem (DynamoDB's limit), and how often keys left unprocessed are asked for again. */
+const BATCH_GET_LIMIT = 100;
+const BATCH_GET_ATTEMPTS = 5;
+
 /** Minimal raw DynamoDB client against one endpoint (the real emulator, never the capture proxy). */
 export class DynamoWire {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -57,6 +61,36 @@ export class DynamoWire {
   async getItem(table: string, key: WireItem): Promise<WireItem | undefined> {
     const reply = await this.call('GetItem', { TableName: table, Key: key, ConsistentRead: true });
     return reply.Item as WireItem | undefined;
+  }
+
+  /**
+   * Strongly consistent reads of several items (each `undefined` when absent), in the order asked: one BatchGetItem per
+   * 100 keys instead of one GetItem each. The keys must be distinct.
+   */
+  async getItems(items: readonly { table: string; key: WireItem }[]): Promise<(WireItem | undefined)[]> {
+    if (items.length === 1) return [await this.getItem(items[0]!.table, items[0]!.key)];
+    const out: (WireItem | undefined)[] = new Array<WireItem | undefined>(items.length).fill(undefined);
+    const position = new Map<string, number>();
+    items.forEach(({ table, key }, i) => position.set(`${table}\u0000${canonicalKey(key)}`, i));
+    for (let start = 0; start < items.length; start += BATCH_GET_LIMIT) {
+      let request: Record<string, { Keys: WireItem[]; ConsistentRead: true }> = {};
+      for (const { table, key } of items.slice(start, start + BATCH_GET_LIMIT)) {
+        (request[table] ??= { Keys: [], ConsistentRead: true }).Keys.push(key);
+      }
+      for (let attempt = 1; Object.keys(request).length > 0; attempt++) {
+        if (attempt > BATCH_GET_ATTEMPTS) throw new DynamoWireError('UnprocessedKeys', 200, `BatchGetItem left keys unprocessed ${BATCH_GET_ATTEMPTS} times`);
+        const reply = await this.call('BatchGetItem', { RequestItems: request });
+        for (const [table, found] of Object.entries((reply.Responses ?? {}) as Record<string, WireItem[]>)) {
+          const keyAttributes = await this.keyAttributes(table);
+          for (const item of found) {
+            const i = position.get(`${table}\u0000${canonicalKey(keyOf(item, keyAttributes))}`);
+            if (i !== undefined) out[i] = item;
+          }
+        }
+        request = (reply.UnprocessedKeys ?? {}) as typeof request;
+      }
+    }
+    return out;
   }
 
   /** The table's key attribute names (hash, then range), cached until `forgetTable`. */

@@ -62,75 +62,138 @@ export class EmulatorStartError extends Error {
   override readonly name = 'EmulatorStartError';
 }
 
-/** Starts dynalite, kinesalite and fauxqs; stops whatever started if one of them fails. */
+/** Starts dynalite, kinesalite and fauxqs in this process (fauxqs in its child); stops whatever started if one fails. */
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
-  const stops: (() => Promise<void>)[] = [];
-  const kills: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    const errors: unknown[] = [];
-    for (const stop of stops.splice(0).reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    if (errors.length > 0) throw errors[0];
-  };
+  const level = await startLevelDbEmulators(options);
+  let sqs: SqsEmulator;
   try {
-    const dataDir = options.dataDir;
-    const store = (name: string) => {
-      if (!dataDir) return {};
-      const dir = path.join(dataDir, name);
-      privateTree(dir);
-      // Tightened again at stop: LevelDB writes new files for as long as it runs.
-      stops.push(async () => privateTree(dir));
-      return { path: dir };
-    };
-    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...store(PERSISTED.dynamodb) });
-    const dynamoPort = await listen(dynamo);
-    const dynamoRequests = trackRequests(dynamo);
-    stops.push(() => closeServer(dynamo));
-    kills.push(() => killServer(dynamo, dynamoRequests));
-
-    const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: options.shardLimit ?? 64, ...store(PERSISTED.kinesis) });
-    const kinesisPort = await listen(kinesis);
-    const kinesisRequests = trackRequests(kinesis);
-    stops.push(() => closeServer(kinesis));
-    kills.push(() => killServer(kinesis, kinesisRequests));
-    const bridge = await startHttp2Bridge(kinesisPort);
-    stops.push(() => bridge.close());
-    kills.push(() => bridge.close());
-
-    const journal = dataDir ? path.join(dataDir, PERSISTED.sqsJournal) : undefined;
-    const sqs = await startFauxqsProcess(options.region ?? 'us-east-1', options.startTimeoutMs ?? 30_000, journal, options.sqsPort);
-    stops.push(sqs.stop);
-    kills.unshift(sqs.kill);
-
-    return {
-      endpoints: {
-        dynamodb: `http://127.0.0.1:${dynamoPort}`,
-        kinesis: `http://127.0.0.1:${bridge.port}`,
-        kinesisHttp1: `http://127.0.0.1:${kinesisPort}`,
-        sqs: sqs.endpoint,
-      },
-      stop: stopAll,
-      async kill() {
-        stops.splice(0);
-        // All at once: nothing is let finish.
-        await Promise.allSettled(kills.splice(0).map((kill) => kill()));
-      },
-    };
+    sqs = await startSqsEmulator(options);
   } catch (error) {
-    await stopAll().catch(() => undefined);
+    await level.stop().catch(() => undefined);
     throw error;
   }
+  let stopped = false;
+  return {
+    endpoints: { ...level.endpoints, sqs: sqs.endpoint },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const results = await Promise.allSettled([sqs.stop(), level.stop()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    async kill() {
+      stopped = true;
+      // All at once: nothing is let finish.
+      await Promise.allSettled([sqs.kill(), level.kill()]);
+    },
+  };
 }
 
-function listen(server: http.Server): Promise<number> {
+/** dynalite and kinesalite, running in this process. */
+export interface LevelDbEmulators {
+  readonly endpoints: Omit<EmulatorEndpoints, 'sqs'>;
+  stop(): Promise<void>;
+  /** See `Emulators.kill`: connections cut, requests inside let finish against the store, stores closed. */
+  kill(): Promise<void>;
+}
+
+/** Ports to listen on (0 or absent: a free one); a restarted emulator process asks for the ports it had. */
+export interface LevelDbEmulatorPorts {
+  dynamodb?: number;
+  kinesis?: number;
+  kinesisHttp2?: number;
+}
+
+/** Starts dynalite and kinesalite (with kinesalite's HTTP/2 front door) in this process. */
+export async function startLevelDbEmulators(options: EmulatorOptions & { ports?: LevelDbEmulatorPorts } = {}): Promise<LevelDbEmulators> {
+  const dynamo = await startDynalite(options);
+  let kinesis: Awaited<ReturnType<typeof startKinesalite>>;
+  try {
+    kinesis = await startKinesalite(options);
+  } catch (error) {
+    await dynamo.stop().catch(() => undefined);
+    throw error;
+  }
+  return {
+    endpoints: { dynamodb: dynamo.endpoint, kinesis: kinesis.endpoints.kinesis, kinesisHttp1: kinesis.endpoints.kinesisHttp1 },
+    async stop() {
+      const results = await Promise.allSettled([kinesis.stop(), dynamo.stop()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    async kill() {
+      await Promise.allSettled([kinesis.kill(), dynamo.kill()]);
+    },
+  };
+}
+
+/** A LevelDB-backed emulator's server in this process, with its store (see `store`), stop and kill. */
+interface LevelDbServer {
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** Serves an emulator on 127.0.0.1; its store is kept private (0700/0600) while it runs and once it stops. */
+async function serveLevelDb(server: http.Server, dir: string | undefined, port: number | undefined): Promise<LevelDbServer & { port: number }> {
+  const listening = await listen(server, port);
+  const requests = trackRequests(server);
+  return {
+    port: listening,
+    async stop() {
+      await closeServer(server);
+      // Tightened again at stop: LevelDB writes new files for as long as it runs.
+      if (dir) privateTree(dir);
+    },
+    kill: () => killServer(server, requests),
+  };
+}
+
+/** The store directory of one emulator (created 0700), or none (in memory). */
+function storeOf(options: EmulatorOptions, name: string): { path?: string } {
+  if (!options.dataDir) return {};
+  const dir = path.join(options.dataDir, name);
+  privateTree(dir);
+  return { path: dir };
+}
+
+/** dynalite (DynamoDB) in this process, on `<dataDir>/dynamodb` when a data directory is given. */
+export async function startDynalite(options: EmulatorOptions & { port?: number } = {}): Promise<LevelDbServer & { endpoint: string }> {
+  const store = storeOf(options, PERSISTED.dynamodb);
+  const server = await serveLevelDb(dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...store }), store.path, options.port);
+  return { ...server, endpoint: `http://127.0.0.1:${server.port}` };
+}
+
+/** kinesalite (Kinesis) and its HTTP/2 front door in this process, on `<dataDir>/kinesis` when a data directory is given. */
+export async function startKinesalite(
+  options: EmulatorOptions & { ports?: Pick<LevelDbEmulatorPorts, 'kinesis' | 'kinesisHttp2'> } = {},
+): Promise<LevelDbServer & { endpoints: { kinesis: string; kinesisHttp1: string } }> {
+  const store = storeOf(options, PERSISTED.kinesis);
+  const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: options.shardLimit ?? 64, ...store });
+  const server = await serveLevelDb(kinesis, store.path, options.ports?.kinesis);
+  let bridge: Awaited<ReturnType<typeof startHttp2Bridge>>;
+  try {
+    bridge = await startHttp2Bridge(server.port, options.ports?.kinesisHttp2);
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    throw error;
+  }
+  return {
+    endpoints: { kinesis: `http://127.0.0.1:${bridge.port}`, kinesisHttp1: `http://127.0.0.1:${server.port}` },
+    async stop() {
+      await bridge.close();
+      await server.stop();
+    },
+    async kill() {
+      await Promise.allSettled([server.kill(), bridge.close()]);
+    },
+  };
+}
+
+function listen(server: http.Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -194,12 +257,23 @@ async function killServer(server: http.Server, requests: RequestTracker): Promis
   await closeServer(server);
 }
 
-async function startFauxqsProcess(
-  region: string,
-  timeoutMs: number,
-  journal?: string,
-  port?: number,
-): Promise<{ endpoint: string; stop: () => Promise<void>; kill: () => Promise<void> }> {
+/** The SQS emulator (fauxqs) in its own process. */
+export interface SqsEmulator {
+  readonly endpoint: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+  /** SIGKILL. */
+  kill(): Promise<void>;
+}
+
+/** Starts fauxqs in its child process, journaling to `<dataDir>/sqs.journal` when a data directory is given. */
+export function startSqsEmulator(options: EmulatorOptions = {}): Promise<SqsEmulator> {
+  if (options.dataDir) privateTree(options.dataDir);
+  const journal = options.dataDir ? path.join(options.dataDir, PERSISTED.sqsJournal) : undefined;
+  return startFauxqsProcess(options.region ?? 'us-east-1', options.startTimeoutMs ?? 30_000, journal, options.sqsPort);
+}
+
+async function startFauxqsProcess(region: string, timeoutMs: number, journal?: string, port?: number): Promise<SqsEmulator> {
   const entry = path.join(__dirname, 'fauxqs-process.mjs');
   const child: ChildProcess = fork(entry, [], {
     execArgv: [],
@@ -237,6 +311,7 @@ async function startFauxqsProcess(
 
   return {
     endpoint,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);

@@ -14,6 +14,8 @@ export type { ApiServer, ApiServerCounters, ApiServerOptions, ControlHandler, Co
 export { startDdbKinesisCapture, MonotonicMicros } from './ddb-kinesis-capture';
 export type { CaptureStats, DdbKinesisCapture, DdbKinesisCaptureOptions, DynamoDBKinesisRecord } from './ddb-kinesis-capture';
 
+export { changePartitionKey, claimPartitionKey, itemIdentity, partitionKeyOfIdentity } from './partition-key';
+
 export { startEmulators, EmulatorStartError } from './emulators';
 export type { EmulatorEndpoints, EmulatorOptions, Emulators } from './emulators';
 

@@ -20,7 +20,7 @@ export interface Http2Bridge {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'host']);
 
 /** Listens on 127.0.0.1 (ephemeral port) and forwards to `127.0.0.1:targetPort`. */
-export async function startHttp2Bridge(targetPort: number): Promise<Http2Bridge> {
+export async function startHttp2Bridge(targetPort: number, listenPort = 0): Promise<Http2Bridge> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -78,7 +78,7 @@ export async function startHttp2Bridge(targetPort: number): Promise<Http2Bridge>
 
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
-    front.listen(0, '127.0.0.1', () => resolve());
+    front.listen(listenPort, '127.0.0.1', () => resolve());
   });
   const { port } = front.address() as net.AddressInfo;
 

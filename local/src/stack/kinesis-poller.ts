@@ -58,8 +58,16 @@ export interface KinesisPollerCounters extends PollerCounters {
   discardedRecords: number;
   /** Records fetched but not yet checkpointed, over all shards. */
   pendingRecords: number;
-  /** Per shard: last checkpointed sequence number and MillisBehindLatest of the last read. */
-  shards: Record<string, { checkpoint?: string; millisBehindLatest?: number }>;
+  /** Records read from the stream since the poller started (each once: retries reuse what was fetched). */
+  fetchedRecords: number;
+  /** Handler invocations running now, and the records they carry. */
+  inFlightInvocations: number;
+  inFlightRecords: number;
+  /**
+   * Per shard: last checkpointed sequence number, MillisBehindLatest of the last read, and when the oldest record
+   * fetched and not checkpointed arrived on the stream (ms since the epoch; kinesalite always reports 0 behind).
+   */
+  shards: Record<string, { checkpoint?: string; millisBehindLatest?: number; oldestPendingArrivalMs?: number }>;
 }
 
 /** A running Kinesis poller. */
@@ -92,6 +100,12 @@ export interface KinesisOnFailureRecord {
   };
 }
 
+/** GetRecords' own limit per call. */
+const GET_RECORDS_MAX = 10_000;
+/** How far reading runs ahead of the handler: this many batches, and at least READ_AHEAD_MIN records. */
+const READ_AHEAD_BATCHES = 4;
+const READ_AHEAD_MIN = 1_000;
+
 type Outcome = { kind: 'success' } | { kind: 'partial'; firstFailed: number; failed: number } | { kind: 'error'; message: string };
 
 /** Starts one loop per shard. */
@@ -105,6 +119,9 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     batchItemFailures: 0,
     discardedBatches: 0,
     discardedRecords: 0,
+    fetchedRecords: 0,
+    inFlightInvocations: 0,
+    inFlightRecords: 0,
     lastError: undefined as string | undefined,
   };
   const shardStates = new Map<string, ShardState>();
@@ -119,7 +136,7 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
 
   async function runShard(shardId: string, state: ShardState): Promise<void> {
     const { mapping } = options;
-    let iterator: string | undefined = await getIterator(shardId, state);
+    const reader = shardReader(shardId, state, await getIterator(shardId, state));
     let attempts = 0;
     // After a bisect, batches stay at the split size until every record of the batch that failed is done.
     let limit = mapping.batchSize;
@@ -131,75 +148,104 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       if (splitRemaining === 0) limit = mapping.batchSize;
     };
 
-    while (!abort.signal.aborted) {
-      // Read until a full batch is available or the batching window since the first unread record has passed.
-      if (iterator && state.pending.length < mapping.batchSize) {
-        try {
-          const reply = await options.kinesis.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.max(mapping.batchSize - state.pending.length, 1) }),
-            { abortSignal: abort.signal },
-          );
-          iterator = reply.NextShardIterator;
-          state.millisBehindLatest = reply.MillisBehindLatest;
-          for (const record of reply.Records ?? []) {
-            state.pending.push(record);
-            state.lastFetched = record.SequenceNumber;
-          }
-        } catch (error) {
-          if (abort.signal.aborted) break;
-          if (error instanceof ExpiredIteratorException) {
-            iterator = await getIterator(shardId, state);
-            continue;
-          }
-          counters.lastError = `GetRecords ${shardId}: ${describeError(error)}`;
-          await sleep(mapping.idlePollMs * 5, abort.signal);
+    try {
+      while (!abort.signal.aborted) {
+        // Reading runs ahead of the handler: the next records arrive while this batch is being processed.
+        reader.readAhead();
+        if (state.pending.length < mapping.batchSize && reader.reading) await reader.reading;
+        if (abort.signal.aborted) break;
+        if (state.pending.length === 0) {
+          readSince = undefined;
+          if (reader.closed) return; // Shard closed and fully processed.
+          await sleep(mapping.idlePollMs, abort.signal);
           continue;
         }
-      }
-      if (state.pending.length === 0) {
-        readSince = undefined;
-        if (!iterator) return; // Shard closed and fully processed.
-        await sleep(mapping.idlePollMs, abort.signal);
-        continue;
-      }
-      readSince ??= Date.now();
-      const windowOpen = Date.now() - readSince < mapping.batchingWindowMs;
-      if (state.pending.length < mapping.batchSize && windowOpen && iterator) {
-        await sleep(Math.min(mapping.idlePollMs, mapping.batchingWindowMs), abort.signal);
-        continue;
-      }
+        readSince ??= Date.now();
+        const windowOpen = Date.now() - readSince < mapping.batchingWindowMs;
+        if (state.pending.length < mapping.batchSize && windowOpen && !reader.closed) {
+          await sleep(Math.min(mapping.idlePollMs, mapping.batchingWindowMs), abort.signal);
+          continue;
+        }
 
-      const batch = state.pending.slice(0, Math.min(limit, splitRemaining || mapping.batchSize));
-      const outcome = await invoke(shardId, batch);
-      if (killed) return; // Dead: the outcome is lost with the process.
-      if (outcome.kind === 'success') {
-        consumed(batch.length);
-        attempts = 0;
-        readSince = undefined;
-        continue;
+        const batch = state.pending.slice(0, Math.min(limit, splitRemaining || mapping.batchSize));
+        reader.readAhead();
+        const outcome = await invoke(shardId, batch);
+        if (killed) return; // Dead: the outcome is lost with the process.
+        if (outcome.kind === 'success') {
+          consumed(batch.length);
+          attempts = 0;
+          readSince = undefined;
+          continue;
+        }
+        counters.failures += 1;
+        if (outcome.kind === 'partial' && outcome.firstFailed > 0) {
+          // Everything before the lowest failed record is done; the failed record has used its first attempt.
+          consumed(outcome.firstFailed);
+          attempts = 1;
+          continue;
+        }
+        if (outcome.kind === 'error' && mapping.bisectBatchOnFunctionError && batch.length > 1) {
+          if (splitRemaining === 0) splitRemaining = batch.length;
+          limit = Math.ceil(batch.length / 2);
+          continue;
+        }
+        attempts += 1;
+        if (attempts > mapping.maxRetryAttempts) {
+          const sent = await sendToOnFailure(shardId, batch, attempts, outcome);
+          if (!sent) continue; // Not checkpointed: retried after the destination recovers.
+          consumed(batch.length);
+          counters.discardedBatches += 1;
+          counters.discardedRecords += batch.length;
+          attempts = 0;
+        }
       }
-      counters.failures += 1;
-      if (outcome.kind === 'partial' && outcome.firstFailed > 0) {
-        // Everything before the lowest failed record is done; the failed record has used its first attempt.
-        consumed(outcome.firstFailed);
-        attempts = 1;
-        continue;
-      }
-      if (outcome.kind === 'error' && mapping.bisectBatchOnFunctionError && batch.length > 1) {
-        if (splitRemaining === 0) splitRemaining = batch.length;
-        limit = Math.ceil(batch.length / 2);
-        continue;
-      }
-      attempts += 1;
-      if (attempts > mapping.maxRetryAttempts) {
-        const sent = await sendToOnFailure(shardId, batch, attempts, outcome);
-        if (!sent) continue; // Not checkpointed: retried after the destination recovers.
-        consumed(batch.length);
-        counters.discardedBatches += 1;
-        counters.discardedRecords += batch.length;
-        attempts = 0;
+    } finally {
+      // Nothing of this shard acts after stop or kill resolves.
+      await reader.reading;
+    }
+  }
+
+  /**
+   * Reads a shard into `state.pending`, one GetRecords at a time, ahead of the handler: up to READ_AHEAD_BATCHES
+   * batches (at least READ_AHEAD_MIN records) are buffered, in sequence order. A read never rejects: a failure is
+   * counted and waited out, an expired iterator is renewed after the last record fetched.
+   */
+  function shardReader(shardId: string, state: ShardState, first: string | undefined) {
+    const { mapping } = options;
+    const capacity = Math.min(GET_RECORDS_MAX, Math.max(mapping.batchSize * READ_AHEAD_BATCHES, READ_AHEAD_MIN));
+    let iterator = first;
+    const reader = {
+      reading: undefined as Promise<void> | undefined,
+      /** True once the shard is closed and every record of it has been fetched. */
+      get closed(): boolean {
+        return iterator === undefined && reader.reading === undefined;
+      },
+      readAhead(): void {
+        if (reader.reading || !iterator || abort.signal.aborted || state.pending.length >= capacity) return;
+        reader.reading = read(capacity - state.pending.length).finally(() => (reader.reading = undefined));
+      },
+    };
+    async function read(limit: number): Promise<void> {
+      try {
+        const reply = await options.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal: abort.signal });
+        iterator = reply.NextShardIterator;
+        state.millisBehindLatest = reply.MillisBehindLatest;
+        counters.fetchedRecords += reply.Records?.length ?? 0;
+        for (const record of reply.Records ?? []) {
+          state.pending.push(record);
+          state.lastFetched = record.SequenceNumber;
+        }
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        if (error instanceof ExpiredIteratorException) {
+          iterator = await getIterator(shardId, state).catch(() => iterator);
+          return;
+        }
+        counters.lastError = `GetRecords ${shardId}: ${describeError(error)}`;
+        await sleep(mapping.idlePollMs * 5, abort.signal);
       }
     }
+    return reader;
   }
 
   async function getIterator(shardId: string, state: ShardState): Promise<string | undefined> {
@@ -233,11 +279,16 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
     counters.invocations += 1;
     counters.records += batch.length;
     let result: KinesisStreamBatchResponse | void | undefined;
+    counters.inFlightInvocations += 1;
+    counters.inFlightRecords += batch.length;
     try {
       result = await options.handler(event, createLambdaContext(options.function));
     } catch (error) {
       counters.lastError = describeError(error);
       return { kind: 'error', message: counters.lastError };
+    } finally {
+      counters.inFlightInvocations -= 1;
+      counters.inFlightRecords -= batch.length;
     }
     const failures = result?.batchItemFailures ?? [];
     if (failures.length === 0) return { kind: 'success' };
@@ -310,7 +361,11 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       const shards: KinesisPollerCounters['shards'] = {};
       let pendingRecords = 0;
       for (const [shardId, state] of shardStates) {
-        shards[shardId] = { checkpoint: state.checkpoint, millisBehindLatest: state.millisBehindLatest };
+        shards[shardId] = {
+          checkpoint: state.checkpoint,
+          millisBehindLatest: state.millisBehindLatest,
+          oldestPendingArrivalMs: state.pending[0]?.ApproximateArrivalTimestamp?.getTime(),
+        };
         pendingRecords += state.pending.length;
       }
       return { ...counters, pendingRecords, shards };

@@ -39,6 +39,9 @@ export interface SqsPollerCounters extends PollerCounters {
   deleted: number;
   /** Messages left for redelivery (failed items and whole failed batches). */
   leftForRedelivery: number;
+  /** Handler invocations running now, and the messages they carry. */
+  inFlightInvocations: number;
+  inFlightMessages: number;
 }
 
 /** A running SQS poller. */
@@ -53,40 +56,56 @@ export interface SqsPoller {
   kill(): Promise<void>;
 }
 
+/** ReceiveMessage calls in flight at once while a batch fills. */
+const RECEIVES_IN_PARALLEL = 8;
+
 /** Starts `mapping.concurrency` poll loops on one queue. */
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const abort = new AbortController();
   let killed = false;
-  const counters: SqsPollerCounters = { invocations: 0, records: 0, failures: 0, batchItemFailures: 0, deleted: 0, leftForRedelivery: 0 };
+  const counters: SqsPollerCounters = { invocations: 0, records: 0, failures: 0, batchItemFailures: 0, deleted: 0, leftForRedelivery: 0, inFlightInvocations: 0, inFlightMessages: 0 };
   const waitSeconds = options.waitTimeSeconds ?? 1;
 
+  /** One ReceiveMessage of up to `want` (at most 10) messages. */
+  async function receive(want: number, waitTimeSeconds: number): Promise<Message[]> {
+    const reply = await options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: options.queueUrl,
+        MaxNumberOfMessages: want,
+        WaitTimeSeconds: waitTimeSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: abort.signal },
+    );
+    return reply.Messages ?? [];
+  }
+
+  /**
+   * Up to `batchSize` messages: a long poll for the first, then receives of 10, RECEIVES_IN_PARALLEL at a time (Lambda
+   * polls with several in flight too), until the batch is full, the queue has nothing ready, or the window is over.
+   */
   async function receiveBatch(): Promise<Message[]> {
     const { batchSize, batchingWindowMs } = options.mapping;
-    const messages: Message[] = [];
-    let windowStart = 0;
-    while (!abort.signal.aborted) {
-      const want = Math.min(10, batchSize - messages.length);
-      const reply = await options.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: options.queueUrl,
-          MaxNumberOfMessages: want,
-          WaitTimeSeconds: messages.length === 0 ? waitSeconds : 0,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: abort.signal },
-      );
-      const got = reply.Messages ?? [];
-      messages.push(...got);
-      if (messages.length === 0) return messages;
-      if (windowStart === 0) windowStart = Date.now();
-      if (messages.length >= batchSize) break;
-      if (got.length === want) continue; // A full receive: more may be ready right now.
-      const left = batchingWindowMs - (Date.now() - windowStart);
-      if (left <= 0) break;
-      await sleep(Math.min(50, left), abort.signal);
+    const first = Math.min(10, batchSize);
+    const messages = await receive(first, waitSeconds);
+    if (messages.length === 0) return messages;
+    const windowStart = Date.now();
+    let full = messages.length === first;
+    while (!abort.signal.aborted && messages.length < batchSize) {
+      if (!full) {
+        // The queue had fewer ready than asked for: wait within the batching window for more.
+        const left = batchingWindowMs - (Date.now() - windowStart);
+        if (left <= 0) break;
+        await sleep(Math.min(50, left), abort.signal);
+      }
+      const missing = batchSize - messages.length;
+      const wants = Array.from({ length: full ? Math.min(RECEIVES_IN_PARALLEL, Math.ceil(missing / 10)) : 1 }, (_, i) => Math.min(10, missing - 10 * i));
+      const replies = await Promise.all(wants.map((want) => receive(want, 0)));
+      for (const got of replies) messages.push(...got);
+      full = replies.every((got, i) => got.length === wants[i]);
     }
-    return messages;
+    return latestReceipts(messages);
   }
 
   async function loop(): Promise<void> {
@@ -116,12 +135,17 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     counters.invocations += 1;
     counters.records += messages.length;
     let result: SQSBatchResponse | void | undefined;
+    counters.inFlightInvocations += 1;
+    counters.inFlightMessages += messages.length;
     try {
       result = await options.handler(event, createLambdaContext(options.function));
     } catch (error) {
       counters.failures += 1;
       counters.lastError = describeError(error);
       return all;
+    } finally {
+      counters.inFlightInvocations -= 1;
+      counters.inFlightMessages -= messages.length;
     }
     const failures = result?.batchItemFailures ?? [];
     if (failures.length === 0) return new Set();
@@ -136,22 +160,25 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     return ids;
   }
 
+  /** Deletes in batches of 10, all at once (they are independent). */
   async function deleteMessages(messages: Message[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      const chunk = messages.slice(i, i + 10);
-      try {
-        const reply = await options.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: options.queueUrl,
-            Entries: chunk.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
-        counters.deleted += reply.Successful?.length ?? 0;
-        if (reply.Failed?.length) counters.lastError = `DeleteMessageBatch: ${reply.Failed.length} not deleted (will be redelivered)`;
-      } catch (error) {
-        // Not deleted means redelivered: at-least-once, which every handler tolerates.
-        counters.lastError = `DeleteMessageBatch: ${describeError(error)}`;
-      }
+    const chunks = Array.from({ length: Math.ceil(messages.length / 10) }, (_, n) => messages.slice(10 * n, 10 * n + 10));
+    await Promise.all(chunks.map(deleteChunk));
+  }
+
+  async function deleteChunk(chunk: Message[]): Promise<void> {
+    try {
+      const reply = await options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: chunk.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+      counters.deleted += reply.Successful?.length ?? 0;
+      if (reply.Failed?.length) counters.lastError = `DeleteMessageBatch: ${reply.Failed.length} not deleted (will be redelivered)`;
+    } catch (error) {
+      // Not deleted means redelivered: at-least-once, which every handler tolerates.
+      counters.lastError = `DeleteMessageBatch: ${describeError(error)}`;
     }
   }
 
@@ -189,6 +216,19 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
       await Promise.all(loops);
     },
   };
+}
+
+/**
+ * One entry per message: a message received twice while the batch filled (its visibility timeout ran out meanwhile)
+ * keeps only its latest receipt, the one a delete needs.
+ */
+function latestReceipts(messages: Message[]): Message[] {
+  const byId = new Map<string, Message>();
+  for (const message of messages) {
+    byId.delete(message.MessageId!);
+    byId.set(message.MessageId!, message);
+  }
+  return byId.size === messages.length ? messages : [...byId.values()];
 }
 
 function toLambdaMessageAttributes(attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {

@@ -30,6 +30,8 @@ export interface StackInfo {
   startedAt: string;
   stateDir: string;
   endpoints: Partial<AwsEndpoints>;
+  /** The DynamoDB emulator itself, behind the capture: its writes reach no stream (`generate --untracked`). */
+  dynamodbUncaptured?: string;
 }
 
 /** Raised for a failed control call; `statusCode` is the HTTP status (0 when the stack could not be reached). */

@@ -14,8 +14,9 @@ import path from 'node:path';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { startApiServer, type ApiServer, type ApiServerCounters, type ControlHandler, type HttpApiHandler } from './api-server';
 import { applyEnvironment, awsEnvironment, createStackClients, LOCAL_CREDENTIALS, type AwsEndpoints, type StackClients } from './aws-env';
-import { startDdbKinesisCapture, type CaptureStats, type DdbKinesisCapture } from './ddb-kinesis-capture';
-import { startEmulators, type Emulators } from './emulators';
+import { startAwsProcess, type AwsProcess } from './aws-process-client';
+import type { CaptureStats } from './ddb-kinesis-capture';
+import { startSqsEmulator } from './emulators';
 import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
 import { describeError } from './lambda-runtime';
 import { arns, loadStackConfig, type HandlerRef, type QueueKey, type StackConfig, type StackConfigOverrides } from './local-config';
@@ -81,6 +82,12 @@ export interface StartStackOptions {
    * carry the port: a stack restarted in the same process with the same handlers passes the port of the one before.
    */
   sqsPort?: number;
+  /**
+   * Called when the stack's AWS process (DynamoDB, Kinesis and the capture) died and could not be restarted; the
+   * stack has been killed by then (as a kill -9 would: a start on the same state directory resumes it). Default:
+   * the error is thrown uncaught, so the process goes down with its stack instead of running on without a capture.
+   */
+  onFailure?: (error: Error) => void;
 }
 
 /** Counters of every part of a running stack. */
@@ -96,8 +103,11 @@ export interface StackCounters {
 export interface RunningStack {
   readonly config: StackConfig;
   readonly stateDir: string;
-  /** The endpoints handlers and SDK scripts use (the capture proxy for DynamoDB), and the API. */
-  readonly endpoints: Partial<AwsEndpoints> & { api: string };
+  /**
+   * The endpoints handlers and SDK scripts use (the capture proxy for DynamoDB), and the API; `dynamodbUncaptured` is
+   * the DynamoDB emulator itself (writes there reach no stream; absent with external endpoints).
+   */
+  readonly endpoints: Partial<AwsEndpoints> & { api: string; dynamodbUncaptured?: string };
   readonly token: string;
   readonly resources: StackResources;
   /** The variables set on process.env while the stack runs. */
@@ -107,6 +117,11 @@ export interface RunningStack {
   counters(): StackCounters;
   /** Messages waiting or in flight per queue. */
   queueDepths(): Promise<Record<QueueKey, number>>;
+  /**
+   * Process ids of the stack's child processes now (none with external endpoints): DynamoDB, Kinesis + the capture
+   * (`stream`), SQS. A restarted process has a new one.
+   */
+  childPids(): { dynamodb?: number; stream?: number; sqs?: number };
   /** Resolves when every change captured so far is on the stream (no-op with an external endpoint). */
   flushCapture(): Promise<void>;
   /** Runs the merge now (after a run in progress, never alongside it) and returns its result. */
@@ -116,8 +131,7 @@ export interface RunningStack {
   stop(): Promise<void>;
   /**
    * Stops everything at once, as `kill -9` of the process would, as far as one process can (see docs/chaos.md,
-   * `stack-kill`): the SQS emulator's process is SIGKILLed; the other emulators' and the capture's connections are
-   * cut; the pollers checkpoint, delete and forward nothing more, and the outcome of every invocation in flight is
+   * `stack-kill`): the SQS emulator's process and the AWS process (DynamoDB, Kinesis, the capture) are SIGKILLed; the pollers checkpoint, delete and forward nothing more, and the outcome of every invocation in flight is
    * thrown away; the capture flushes nothing (its journal keeps what a restart replays). The warehouse is the
    * process's, not the stack's: the caller decides how it goes. Resolves once nothing of this stack can act any more
    * (the invocations in flight have returned), so a stack started next on the same state directory resumes it.
@@ -170,45 +184,32 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     if (options.fresh) clearPipelineState(stateDir);
     const persist = options.persist !== false && !options.external;
     const config = loadStackConfig({ overrides: shortcutOverrides(options) });
-    let emulators: Emulators | undefined;
-    let capture: DdbKinesisCapture | undefined;
+    /** Set once the stack can be killed: until then a failure of the AWS process fails the start. */
+    let failed: (error: Error) => void = (error) => {
+      startFailure ??= error;
+    };
+    let startFailure: Error | undefined;
+    let aws: AwsProcess | undefined;
+    let sqsPid: number | undefined;
     let endpoints: Partial<AwsEndpoints>;
     let ownKinesisEndpoint: string | undefined;
     if (options.external) {
       endpoints = options.external.endpoints;
       ownKinesisEndpoint = endpoints.kinesis;
     } else {
-      emulators = await startEmulators({
-        region: config.region,
-        ...(persist ? { dataDir: stateDir } : {}),
-        ...(options.sqsPort !== undefined ? { sqsPort: options.sqsPort } : {}),
-      });
-      stops.push(() => emulators!.stop());
-      kills.push(() => emulators!.kill());
-      endpoints = { dynamodb: emulators.endpoints.dynamodb, kinesis: emulators.endpoints.kinesis, sqs: emulators.endpoints.sqs };
-      ownKinesisEndpoint = emulators.endpoints.kinesisHttp1;
+      const started = await startEmbeddedAws(config, stateDir, persist, options, (error) => failed(error));
+      aws = started.aws;
+      sqsPid = started.sqsPid;
+      stops.push(started.stop);
+      kills.push(started.kill);
+      endpoints = started.endpoints;
+      ownKinesisEndpoint = aws.endpoints.kinesisHttp1;
     }
 
     const credentials = options.external ? undefined : LOCAL_CREDENTIALS;
-    const direct = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
-    stops.push(() => direct.destroy());
-    let clients = direct;
-    if (emulators) {
-      capture = await startDdbKinesisCapture({
-        dynamodbEndpoint: emulators.endpoints.dynamodb,
-        kinesis: direct.kinesis,
-        region: config.region,
-        destinations: { [config.table.name]: config.stream.name },
-        ...(persist ? { journalFile: path.join(stateDir, PERSISTED.captureJournal) } : {}),
-      });
-      stops.push(() => capture!.stop());
-      kills.push(() => capture!.kill());
-      endpoints = { ...endpoints, dynamodb: capture.endpoint };
-      // The stack's own clients go through the capture like everyone else's, so their writes are captured too.
-      clients = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
-      const own = clients;
-      stops.push(() => own.destroy());
-    }
+    // The stack's own clients go through the capture like everyone else's, so their writes are captured too.
+    const clients = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
+    stops.push(() => clients.destroy());
 
     const resources = await createResources(clients, config, {
       enableStreamingDestination: options.external ? options.external.enableStreamingDestination !== false : false,
@@ -298,7 +299,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     stops.push(() => api.stop());
 
     const counters = (): StackCounters => ({
-      ...(capture ? { capture: capture.stats() } : {}),
+      ...(aws ? { capture: aws.stats() } : {}),
       ...(transform ? { transform: transform.counters() } : {}),
       ...(load ? { load: load.counters() } : {}),
       ...(merge ? { merge: merge.counters() } : {}),
@@ -331,7 +332,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     for (const [name, handler] of Object.entries(options.controls ?? {})) api.registerControl(name, handler);
 
     if (options.writeStateFile !== false) {
-      writeStackInfo({ pid: process.pid, apiUrl: api.url, token: api.token, startedAt: new Date().toISOString(), stateDir, endpoints });
+      writeStackInfo({ pid: process.pid, apiUrl: api.url, token: api.token, startedAt: new Date().toISOString(), stateDir, endpoints, ...(aws ? { dynamodbUncaptured: aws.endpoints.dynamodbUncaptured } : {}) });
       stops.push(() => removeStackInfo(stateDir));
     }
 
@@ -342,7 +343,6 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       const results = await Promise.allSettled(cut);
       // What a dead process leaves no trace of: its clients, its environment, its lock and state file (this process
       // lives on and starts the next stack; a real kill leaves the lock to be taken over as stale).
-      direct.destroy();
       clients.destroy();
       restoreEnv();
       removeStackInfo(stateDir);
@@ -353,27 +353,72 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     };
-    return {
+    const running_: RunningStack = {
       config,
       stateDir,
-      endpoints: { ...endpoints, api: api.url },
+      endpoints: { ...endpoints, api: api.url, ...(aws ? { dynamodbUncaptured: aws.endpoints.dynamodbUncaptured } : {}) },
       token: api.token,
       resources,
       env,
       clients,
       counters,
       queueDepths,
-      flushCapture: () => capture?.flush() ?? Promise.resolve(),
+      childPids: () => ({ ...(aws ? aws.pids() : {}), ...(sqsPid !== undefined ? { sqs: sqsPid } : {}) }),
+      flushCapture: () => aws?.flush() ?? Promise.resolve(),
       triggerMerge: () => (merge ? merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
       registerControl: (name, handler) => api.registerControl(name, handler),
       stop: () => (stopped ??= stopAll()),
       kill: () => (stopped ??= killAll()),
     };
+    failed = (error) => {
+      void running_.kill().finally(() => {
+        if (options.onFailure) options.onFailure(error);
+        else throw error;
+      });
+    };
+    if (startFailure) failed(startFailure);
+    return running_;
   } catch (error) {
     await stopAll().catch(() => undefined);
     if (error instanceof StackStartError) throw error;
     throw new StackStartError(`the stack did not start: ${describeError(error)}`, { cause: error });
   }
+}
+
+/**
+ * The embedded AWS stand-ins: fauxqs in its process, and DynamoDB, Kinesis and the capture in the stack's AWS process
+ * (aws-process.ts), each on the state directory when the stack persists.
+ */
+async function startEmbeddedAws(
+  config: StackConfig,
+  stateDir: string,
+  persist: boolean,
+  options: StartStackOptions,
+  onFailure: (error: Error) => void,
+): Promise<{ aws: AwsProcess; sqsPid: number; endpoints: Partial<AwsEndpoints>; stop: () => Promise<void>; kill: () => Promise<void> }> {
+  const dataDir = persist ? { dataDir: stateDir } : {};
+  const sqs = await startSqsEmulator({ region: config.region, ...dataDir, ...(options.sqsPort !== undefined ? { sqsPort: options.sqsPort } : {}) });
+  let aws: AwsProcess;
+  try {
+    aws = await startAwsProcess({ region: config.region, destinations: { [config.table.name]: config.stream.name }, ...dataDir, onFailure });
+  } catch (error) {
+    await sqs.stop().catch(() => undefined);
+    throw error;
+  }
+  return {
+    aws,
+    sqsPid: sqs.pid,
+    endpoints: { dynamodb: aws.endpoints.dynamodb, kinesis: aws.endpoints.kinesis, sqs: sqs.endpoint },
+    // The capture delivers what it holds to Kinesis before the SQS emulator goes (nothing of the capture needs SQS).
+    stop: async () => {
+      const results = await Promise.allSettled([aws.stop(), sqs.stop()]);
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    },
+    kill: async () => {
+      await Promise.allSettled([sqs.kill(), aws.kill()]);
+    },
+  };
 }
 
 /** Claims the state directory (private, locked: two stacks never share one); a failure is a StackStartError. */
