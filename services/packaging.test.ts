@@ -44,7 +44,7 @@ const EXPECTED: Record<ServiceName, { readonly functions: readonly string[]; rea
   ingest: { functions: ['api', 'generate'], warehouse: false },
   transform: { functions: ['transform'], warehouse: false },
   load: { functions: ['load'], warehouse: true },
-  merge: { functions: ['merge'], warehouse: true },
+  merge: { functions: ['merge', 'reconcile'], warehouse: true },
 };
 
 /** The only actions with no resource-level permissions that a function role may grant on '*'. */
@@ -478,6 +478,7 @@ describe('load service', () => {
 describe.each([
   ['load', 'load'],
   ['merge', 'merge'],
+  ['merge', 'reconcile'],
 ] as const)('%s service, Snowflake connection', (service, key) => {
   it('connects to the account from the deployer, as the user, role, warehouse, database and schema 01-setup.sql creates', () => {
     // Prepare: the names the Snowflake setup worksheet creates (its `SET <name>_name = '...'` block).
@@ -512,13 +513,31 @@ describe.each([
 
 // ---------------------------------------------------------------------------------------------- merge
 
+/** The schedule rule whose target is the function. */
+const scheduleOf = (service: ServiceName, f: PackagedFunction): CfnResource =>
+  only(
+    resourcesOfType(template(service), 'AWS::Events::Rule')
+      .map(([, r]) => r)
+      .filter((r) => JSON.stringify(r.Properties?.Targets ?? []).includes(`"${f.logicalId}"`)),
+    `schedule of ${f.key}`,
+  );
+
+/** The function's asynchronous invoke configuration. */
+const invokeConfigOf = (service: ServiceName, f: PackagedFunction): CfnResource =>
+  only(
+    resourcesOfType(template(service), 'AWS::Lambda::EventInvokeConfig')
+      .map(([, r]) => r)
+      .filter((r) => referencedId(r.Properties?.FunctionName as CfnValue) === f.logicalId),
+    `invoke config of ${f.key}`,
+  );
+
 describe('merge service', () => {
   it('runs one merge at a time on a one-minute schedule, dropping ticks rather than queueing them', () => {
     const f = fn('merge', 'merge');
     expect(prop(f.resource, 'ReservedConcurrentExecutions')).toBe(1);
-    const rule = only(resourcesOfType(template('merge'), 'AWS::Events::Rule'), 'schedule')[1];
+    const rule = scheduleOf('merge', f);
     expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
-    const invokeConfig = only(resourcesOfType(template('merge'), 'AWS::Lambda::EventInvokeConfig'), 'invoke config')[1];
+    const invokeConfig = invokeConfigOf('merge', f);
     expect(invokeConfig.Properties).toMatchObject({ MaximumRetryAttempts: 0 });
     expect(prop(f.resource, 'Timeout') as number).toBeLessThanOrEqual(900);
   });
@@ -557,7 +576,9 @@ describe('alarms and the pipeline dashboard', () => {
     /** The parameter that sets the threshold, its key under `alarms:` in serverless.common.yml; none: fixed. */
     readonly param?: { readonly name: string; readonly key: string };
     readonly evaluationPeriods: number;
-    readonly missingData: 'notBreaching' | 'breaching';
+    readonly missingData: 'notBreaching' | 'breaching' | 'ignore';
+    /** The period, seconds, when not the shared alarmPeriodSeconds (60). */
+    readonly period?: number;
   }
   const ALARMS: readonly ExpectedAlarm[] = [
     { service: 'transform', id: 'TransformIteratorAgeAlarm', watch: { namespace: 'AWS/Lambda', metric: 'IteratorAge', stat: 'Maximum', of: { fn: 'transform' } }, comparison: 'GreaterThanThreshold', threshold: 60000, param: { name: 'alarmTransformIteratorAgeMs', key: 'transformIteratorAgeMs' }, evaluationPeriods: 3, missingData: 'notBreaching' },
@@ -568,6 +589,7 @@ describe('alarms and the pipeline dashboard', () => {
     { service: 'load', id: 'LoadErrorRateAlarm', watch: { errorRateOf: 'load' }, comparison: 'GreaterThanThreshold', threshold: 5, param: { name: 'alarmLoadErrorRatePercent', key: 'loadErrorRatePercent' }, evaluationPeriods: 3, missingData: 'notBreaching' },
     { service: 'merge', id: 'MergeErrorsAlarm', watch: { namespace: 'AWS/Lambda', metric: 'Errors', stat: 'Sum', of: { fn: 'merge' } }, comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, param: { name: 'alarmMergeErrors', key: 'mergeErrors' }, evaluationPeriods: 1, missingData: 'notBreaching' },
     { service: 'merge', id: 'OldestUnmergedEventAgeAlarm', watch: { namespace: 'claims-cdc', metric: 'OldestUnmergedEventAge', stat: 'Maximum', of: { service: 'claims-cdc-merge' } }, comparison: 'GreaterThanThreshold', threshold: 600, param: { name: 'alarmOldestUnmergedEventAgeSeconds', key: 'oldestUnmergedEventAgeSeconds' }, evaluationPeriods: 3, missingData: 'breaching' },
+    { service: 'merge', id: 'ReconcileDriftAlarm', watch: { namespace: 'claims-cdc', metric: 'ReconcileDrifted', stat: 'Maximum', of: { service: 'claims-cdc-merge' } }, comparison: 'GreaterThanThreshold', threshold: 0, evaluationPeriods: 1, missingData: 'ignore', period: 3600 },
     { service: 'merge', id: 'EndToEndFreshnessAlarm', watch: { namespace: 'claims-cdc', metric: 'EndToEndFreshnessP99', stat: 'Maximum', of: { service: 'claims-cdc-merge' } }, comparison: 'GreaterThanThreshold', threshold: 300000, param: { name: 'alarmEndToEndFreshnessP99Ms', key: 'endToEndFreshnessP99Ms' }, evaluationPeriods: 3, missingData: 'notBreaching' },
   ];
   /** Parameters shared by the alarms, with their defaults. */
@@ -620,7 +642,7 @@ describe('alarms and the pipeline dashboard', () => {
       missing: expected.missingData,
     });
     const period = 'errorRateOf' in w ? (p.Metrics as Array<{ MetricStat?: { Period: number } }>)[0]?.MetricStat?.Period : p.Period;
-    expect(Number(period)).toBe(60);
+    expect(Number(period)).toBe(expected.period ?? 60);
     expect(p.AlarmActions).toEqual([{ 'Fn::ImportValue': TOPIC_EXPORT }]);
     expect(p.OKActions).toEqual([{ 'Fn::ImportValue': TOPIC_EXPORT }]);
     expect(p.AlarmName).toMatch(new RegExp(`^claims-cdc-${STAGE}-`));
@@ -737,5 +759,70 @@ describe('alarms and the pipeline dashboard', () => {
         expect({ metric: m.metric, service, published: handlerSource(service).includes(`addMetric('${m.metric}'`) }).toEqual({ metric: m.metric, service, published: true });
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- reconcile
+
+describe('merge service, reconcile function', () => {
+  const reconcileFn = (): PackagedFunction => fn('merge', 'reconcile');
+
+  it('runs once a day by default, one run at a time, not retried, within the Lambda limit', () => {
+    // Prepare
+    const f = reconcileFn();
+    // Assess
+    expect(scheduleOf('merge', f).Properties).toMatchObject({ ScheduleExpression: 'rate(1 day)', State: 'ENABLED' });
+    expect(prop(f.resource, 'ReservedConcurrentExecutions')).toBe(1);
+    expect(invokeConfigOf('merge', f).Properties).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(prop(f.resource, 'Timeout')).toBe(900);
+    expect(f.handler).toBe('src/handlers/reconcile.handler');
+  });
+
+  it('may read the claims table (Scan, GetItem) and send to the load queue, and nothing else of DynamoDB or SQS', () => {
+    // Prepare
+    const f = reconcileFn();
+    const statements = statementsOf('merge', f);
+    const granted = (prefix: string) => statements.flatMap((s) => actionsOf(s).filter((a) => a.startsWith(prefix))).sort();
+    // Assess
+    expect(granted('dynamodb:')).toEqual(['dynamodb:GetItem', 'dynamodb:Scan']);
+    expect(granted('sqs:')).toEqual(['sqs:SendMessage']);
+    expect(resourcesGranted('merge', f, 'dynamodb:Scan').map(importedName)).toEqual([`claims-cdc-${STAGE}-claims-table-arn`]);
+    expect(resourcesGranted('merge', f, 'dynamodb:GetItem').map(importedName)).toEqual([`claims-cdc-${STAGE}-claims-table-arn`]);
+    expect(resourcesGranted('merge', f, 'sqs:SendMessage').map(subTemplate)).toEqual([`arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:claims-cdc-${STAGE}-load`]);
+    // The table and the load queue are encrypted with the pipeline key, used only through those services.
+    const kms = statements.find((s) => actionsOf(s).includes('kms:GenerateDataKey'));
+    expect(importedName(kms?.Resource as CfnValue)).toBe(`claims-cdc-${STAGE}-pipeline-key-arn`);
+    expect(JSON.stringify(kms?.Condition)).toContain('dynamodb.${AWS::Region}.amazonaws.com');
+    expect(JSON.stringify(kms?.Condition)).toContain('sqs.${AWS::Region}.amazonaws.com');
+    // The merge function gained nothing from it.
+    expect(statementsOf('merge', fn('merge', 'merge')).flatMap(actionsOf).filter((a) => /^(dynamodb|sqs):/.test(a))).toEqual([]);
+  });
+
+  it('sends repairs to the queue load really owns, and reads the table ingest exports', () => {
+    // Prepare
+    const env = environmentOf(reconcileFn());
+    const loadQueue = resourcesOfType(template('load'), 'AWS::SQS::Queue').find(([id]) => id === 'LoadQueue')?.[1];
+    // Assess
+    expect(subTemplate(env.LOAD_QUEUE_URL)).toBe(`https://sqs.\${AWS::Region}.\${AWS::URLSuffix}/\${AWS::AccountId}/${loadQueue?.Properties?.QueueName as string}`);
+    expect(exportNames(template('load'))).toContain(`claims-cdc-${STAGE}-load-queue-url`);
+    expect(importedName(env.CLAIMS_TABLE_NAME)).toBe(`claims-cdc-${STAGE}-claims-table-name`);
+    expect(env.RECONCILE_SEGMENTS).toBe('8');
+  });
+
+  it('has every environment variable the merge function has (the warehouse connection is listed key by key)', () => {
+    // Prepare
+    const merge = environmentOf(fn('merge', 'merge'));
+    const reconcile = environmentOf(reconcileFn());
+    // Assess
+    expect(reconcile).toMatchObject(merge);
+  });
+
+  it('publishes the metric its drift alarm watches', () => {
+    // Prepare
+    const alarm = alarmsOf(template('merge')).ReconcileDriftAlarm as CfnResource;
+    const source = readFileSync(join(serviceDir('merge'), 'src', 'handlers', 'reconcile.ts'), 'utf8');
+    // Assess
+    expect(alarmInput(alarm)).toMatchObject({ kind: 'metric', namespace: 'claims-cdc', metric: 'ReconcileDrifted', dimensions: { service: 'claims-cdc-merge' } });
+    expect(source).toContain(`addMetric('ReconcileDrifted'`);
   });
 });

@@ -9,7 +9,7 @@ const T = 1_732_000_000_000_000;
 const THIRTY_EIGHT_DIGITS = '12345678901234567890123456789012345678';
 
 /** Factory rows with one column set to an edge value each (the rest generated), as the flattened item side sees them. */
-const EDGES: ReadonlyArray<readonly [string, Partial<ClaimRow>]> = [
+const EDGES: ReadonlyArray<readonly [string, Readonly<ClaimRow>]> = [
   ['nulls in every nullable column', Object.fromEntries(HASHED_COLUMNS.filter((c) => c.name !== 'claimId').map((c) => [c.name, null]))],
   ['empty strings', { patientFirstName: '', patientStreet: '', payerName: '' }],
   ['text that looks like the null field and the escapes', { patientFirstName: '~N', patientLastName: 'a|b', patientStreet: '~|~~|', providerName: '|' }],
@@ -18,8 +18,12 @@ const EDGES: ReadonlyArray<readonly [string, Partial<ClaimRow>]> = [
   ['a 38-digit float', { totalCharge: Number(THIRTY_EIGHT_DIGITS) }],
   ['a negative 38-digit float', { totalCharge: -Number(THIRTY_EIGHT_DIGITS) }],
   ['a float beyond NUMBER(38)', { totalCharge: 1.5e40 }],
-  ['a float just under the fixed-point limit', { totalCharge: 99_999_999_999_999_983_616 }],
-  ['a float at the fixed-point limit', { totalCharge: 1e20 }],
+  ['a float whose microunits leave NUMBER(38)', { totalCharge: 1e32 }],
+  ['a float whose microunits just fit NUMBER(38)', { totalCharge: 9.99e31 }],
+  ['a large float with a fraction', { totalCharge: 123_456_789_012_345.67 }],
+  ['a float beyond 2^53', { totalCharge: 12_345_678_901_234_567 }],
+  ['a float near a rounding midpoint', { totalCharge: 1234.5678905 }],
+  ['an inexact sum', { totalCharge: 0.1 + 0.2 }],
   ['a float halfway at the 7th decimal', { totalCharge: 0.0078125 }],
   ['a negative float halfway at the 7th decimal', { totalCharge: -0.0078125 }],
   ['a tiny negative float', { totalCharge: -1e-9 }],
@@ -118,9 +122,9 @@ describe('row hash: what it tells apart', () => {
     Object.assign(sparse, { claimId: 'CLM-0000000A', totalCharge: 1234.5, createdTimeStamp: '2024-01-02T03:04:05.1234567Z', patientZip: 2134, patientFirstName: 'a|~b' });
     // Assess
     expect(canonicalRow(sparse)).toBe(
-      'CLM-0000000A|~N|~N|1234.500000|~N|~N|~N|2134|~N|~N|~N|~N|~N|~N|~N|a~|~~b|~N|~N|2024-01-02 03:04:05.123456|~N|~N|~N|~N|~N|~N|~N|~N|~N|~N|~N',
+      'CLM-0000000A|~N|~N|1234500000|~N|~N|~N|2134|~N|~N|~N|~N|~N|~N|~N|a~|~~b|~N|~N|2024-01-02 03:04:05.123456|~N|~N|~N|~N|~N|~N|~N|~N|~N|~N|~N',
     );
-    expect(rowHash(sparse)).toBe('04a191398176c84c498cad3b985c528a63688bdcc9fd1872ee9dccce77c55e26');
+    expect(rowHash(sparse)).toBe('6b7362b7084b922d53baab25312a07a42545b2639d61511dce4e186bd2c79049');
   });
 });
 
@@ -133,8 +137,8 @@ describe('row hash: Snowflake SQL', () => {
       "SHA2(COALESCE(REPLACE(REPLACE(d.claimId, '~', '~~'), '|', '~|'), '~N') || '|' || " +
         "COALESCE(REPLACE(REPLACE(d.diagnosisCodes, '~', '~~'), '|', '~|'), '~N') || '|' || " +
         "COALESCE(REPLACE(REPLACE(d.dateOfService, '~', '~~'), '|', '~|'), '~N') || '|' || " +
-        "COALESCE(REPLACE(REPLACE(CASE WHEN d.totalCharge IS NULL THEN NULL WHEN ABS(d.totalCharge) < 1e20 THEN TO_VARCHAR(CAST(d.totalCharge AS NUMBER(38, 6))) " +
-        "WHEN ABS(d.totalCharge) < 1e38 THEN TO_VARCHAR(CAST(d.totalCharge AS NUMBER(38, 0))) WHEN d.totalCharge < 0 THEN '~big-' ELSE '~big+' END, '~', '~~'), '|', '~|'), '~N') || '|' || " +
+        "COALESCE(REPLACE(REPLACE(CASE WHEN d.totalCharge IS NULL THEN NULL WHEN ABS(d.totalCharge * 1e+6) < 1e+38 " +
+        "THEN TO_VARCHAR(CAST(ROUND(d.totalCharge * 1e+6) AS NUMBER(38, 0))) WHEN d.totalCharge < 0 THEN '~big-' ELSE '~big+' END, '~', '~~'), '|', '~|'), '~N') || '|' || " +
         "COALESCE(REPLACE(REPLACE(d.procedureDetails, '~', '~~'), '|', '~|'), '~N') || '|' || ",
     )).toBe(true);
     expect(sql).toContain("COALESCE(REPLACE(REPLACE(TO_VARCHAR(d.patientZip), '~', '~~'), '|', '~|'), '~N')");

@@ -129,6 +129,9 @@ async function reread(deps: ReconcileDeps, claimIds: readonly string[], read: Sn
   return result;
 }
 
+/** Claims per query of per-column hashes. */
+const COLUMN_QUERY_BATCH = 500;
+
 /** One reconciliation run. */
 export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileReport> {
   const now = deps.now ?? Date.now;
@@ -148,13 +151,16 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
   const missingSet = new Set(comparison.missing);
   const extraSet = new Set(comparison.extra);
   const destinationIds = examined.filter((id) => !missingSet.has(id));
-  if (destinationIds.length > 0) {
-    for (const row of await deps.warehouse.query(destinationColumnHashQuery(deps.dialect, destinationIds))) columnsOf.set(String(row.claimId), row);
+  // In batches: one IN list of thousands of literals makes a statement of hundreds of KB.
+  for (let start = 0; start < destinationIds.length; start += COLUMN_QUERY_BATCH) {
+    const batch = destinationIds.slice(start, start + COLUMN_QUERY_BATCH);
+    for (const row of await deps.warehouse.query(destinationColumnHashQuery(deps.dialect, batch))) columnsOf.set(String(row.claimId), row);
   }
   const names = HASHED_COLUMNS.map((c) => c.name);
   const converged = new Set<string>();
   // An extra claim whose item exists when read again was created after the Scan passed it: compared as differing.
   const reappeared = new Set<string>();
+  const rejectedNow: Array<{ claimId: string; reason: string }> = [];
   const differing: Array<{ claimId: string; columns: string[] }> = [];
   const toSnapshot: ClaimRow[] = [];
   const toDelete: string[] = [];
@@ -170,7 +176,11 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
       }
       continue;
     }
-    if ('rejected' in state) continue; // became unprocessable meanwhile: the stream's change is quarantined
+    if ('rejected' in state) {
+      // Became unprocessable meanwhile: the stream's change of it is quarantined.
+      rejectedNow.push({ claimId, reason: state.rejected });
+      continue;
+    }
     const columns = differingColumns(columnHashes(state.row), destination, names);
     if (columns.length === 0) {
       converged.add(claimId);
@@ -200,7 +210,9 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     };
   }
 
-  const stillDrifting = (list: readonly string[]) => list.filter((id) => !converged.has(id) && !reappeared.has(id));
+  const rejectedIds = new Set(rejectedNow.map((r) => r.claimId));
+  const stillDrifting = (list: readonly string[]) => list.filter((id) => !converged.has(id) && !reappeared.has(id) && !rejectedIds.has(id));
+  const quarantined = [...comparison.quarantined, ...rejectedNow].sort((x, y) => (x.claimId < y.claimId ? -1 : 1));
   const missing = stillDrifting(comparison.missing);
   const extra = stillDrifting(comparison.extra);
   const differingNow = differing.sort((a, b) => (a.claimId < b.claimId ? -1 : 1));
@@ -212,13 +224,13 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     extra: extra.length,
     differing: differingNow.length,
     duplicated: comparison.duplicated.length,
-    quarantined: comparison.quarantined.length,
+    quarantined: quarantined.length,
     inFlight: comparison.inFlight.length,
     drifted: missing.length + extra.length + differingNow.length,
     repairRowsSent,
   };
   const convergedIds = [...converged].sort();
-  const lists = [missing, extra, differingNow, comparison.duplicated, comparison.quarantined, comparison.inFlight, convergedIds];
+  const lists = [missing, extra, differingNow, comparison.duplicated, quarantined, comparison.inFlight, convergedIds];
   return {
     counts,
     columns: names,
@@ -226,7 +238,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     extra: cap(extra),
     differing: cap(differingNow),
     duplicated: cap(comparison.duplicated),
-    quarantined: cap(comparison.quarantined),
+    quarantined: cap(quarantined),
     inFlight: cap(comparison.inFlight),
     converged: cap(convergedIds),
     repair,
