@@ -5,6 +5,7 @@
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { AttachedQuarantine } from '../quarantine';
 import type { RunningStack } from '../stack';
+import type { ChaosBackfill } from './backfill';
 import type { FaultInjector } from './faults';
 import type { ChaosOptions } from './options';
 import type { PrecisionSwitch } from './precision';
@@ -30,13 +31,17 @@ export interface CheckContext {
   options: ChaosOptions;
   /** With `precision-switch` (its counts are complete once the ledger is read). */
   precision?: PrecisionSwitch;
+  /** With `backfill`: its reads join the ledger (snapshots in history, the newest version per claim). */
+  backfill?: ChaosBackfill;
 }
 
 /** Every check of a run, in table order. */
-export async function runChecks({ stack, stacks, onLedger, warehouse, workload, source, poison, injector, quarantine, options, precision }: CheckContext): Promise<Check[]> {
+export async function runChecks({ stack, stacks, onLedger, warehouse, workload, source, poison, injector, quarantine, options, precision, backfill }: CheckContext): Promise<Check[]> {
   const checks: Check[] = [];
   const ledger: Ledger = await source.ledger();
   onLedger?.(ledger);
+  // The backfill's reads join the ledger (history, quarantine, newest event); its counts of records stay the stream's.
+  backfill?.extendLedger(ledger);
   const events = workload.counts.INSERT + workload.counts.MODIFY + workload.counts.REMOVE;
   const killing = options.faults.has('stack-kill');
 
@@ -69,6 +74,7 @@ export async function runChecks({ stack, stacks, onLedger, warehouse, workload, 
     checks.push(compareRows('destination = workload model, row by row', model, destination));
   }
   checks.push(await checkNewestEvents(warehouse, ledger));
+  if (backfill) checks.push(...backfill.checks(workload));
 
   checks.push(...(await checkHistory(warehouse, ledger)));
   const staged = (await warehouse.status()).staged;
@@ -76,7 +82,7 @@ export async function runChecks({ stack, stacks, onLedger, warehouse, workload, 
   checks.push(await checkNoResurrection(warehouse, destination, ledger));
 
   const entries = quarantine.store.entriesWithPayloads();
-  checks.push(...checkQuarantine(entries, [...poison.injected, ...ledger.quarantined], ledger.copies));
+  checks.push(...checkQuarantine(entries, [...poison.injected, ...ledger.quarantined], ledger.copies, ledger.mayQuarantineOrigins));
 
   const depths = await stack.queueDepths();
   checks.push({
@@ -118,6 +124,8 @@ export async function runChecks({ stack, stacks, onLedger, warehouse, workload, 
     // Both kinds of switched record on the stream: millisecond ones and ones without the precision field.
     'precision-switch': precision ? Math.min(precision.counts.MILLISECOND, precision.counts.none) : 0,
     'stack-kill': stacks.missed.length === 0 ? stacks.kills.length : 0,
+    // Items written untracked, read by a backfill that crashed once and resumed while the workload wrote.
+    backfill: backfill && backfill.counts.crashes > 0 && backfill.counts.writesDuring > 0 ? backfill.counts.itemsRead : 0,
   };
   const enabled = [...options.faults];
   const missed = enabled.filter((f) => !(injected[f]! > 0));

@@ -15,6 +15,7 @@ export const FAULTS = [
   'exotic-values',
   'precision-switch',
   'stack-kill',
+  'backfill',
 ] as const;
 
 export type Fault = (typeof FAULTS)[number];

@@ -18,8 +18,8 @@
  *
  * The millisecond value is `floor(micros / 1000)`; the record without the field keeps the value in milliseconds.
  */
-import { partitionKeyFor, Prng, type DynamoDBKinesisRecord } from '@claims-cdc/shared';
-import { canonicalKey } from '../stack/dynamodb-wire';
+import { Prng, type DynamoDBKinesisRecord } from '@claims-cdc/shared';
+import { changePartitionKey } from '../stack/partition-key';
 
 /** A record's precision label; `none` is a record without the field (milliseconds). */
 export type Precision = 'MICROSECOND' | 'MILLISECOND' | 'none';
@@ -130,7 +130,7 @@ function captureRecord(data: Buffer, partitionKey: string): DynamoDBKinesisRecor
   const dynamodb = record?.dynamodb;
   if (!dynamodb || dynamodb.ApproximateCreationDateTimePrecision !== 'MICROSECOND' || !Number.isSafeInteger(dynamodb.ApproximateCreationDateTime)) return undefined;
   if (!dynamodb.Keys || typeof dynamodb.Keys !== 'object') return undefined;
-  return partitionKeyFor(`${record.tableName}\u0000${canonicalKey(dynamodb.Keys)}`) === partitionKey ? record : undefined;
+  return changePartitionKey(record.tableName, dynamodb.Keys) === partitionKey ? record : undefined;
 }
 
 /** The µs the pipeline must derive from a record's time and label (milliseconds when labelled so or unlabelled). */

@@ -68,6 +68,14 @@ export function formatReport(report: ChaosReport): string {
               .join('') +
             (f.kills.length > 0 ? ` · ${f.streamDuplicates} record(s) on the stream twice` : ''),
         ],
+        [
+          'backfill',
+          f.backfill
+            ? `${f.backfill.untracked} claims written untracked (${f.backfill.untrackedCold} never written by the workload); backfill started after ${f.backfill.startedAfter} events, ` +
+              `${f.backfill.writesDuring} written while it ran; ${f.backfill.runs} run(s): ${f.backfill.crashes} crashed after a page reached the load queue, ${f.backfill.cutByKill} cut by a stack kill; ` +
+              `${f.backfill.pages} pages (${f.backfill.pagesReread} read again), ${f.backfill.itemsRead} items read, ${f.backfill.oversizedReads} oversized (quarantined)`
+            : '-',
+        ],
       ].filter(([name]) => o.faults.includes(name as never)),
     ),
   );

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import { loadStackConfig, type StackConfigOverrides, type StartStackOptions } from '../stack';
+import { BACKFILL_START_SHARE, ChaosBackfill, type BackfillCounts } from './backfill';
 import { drain } from './drain';
 import { FaultInjector, type FaultCounts } from './faults';
 import { FAULTS, type ChaosOptions } from './options';
@@ -15,7 +16,7 @@ import { PrecisionSwitch, type PrecisionCounts } from './precision';
 import { DirectSource, DynamoDbSource, PoisonInjector, readStream, type Source } from './sources';
 import { ChaosStack, type KillRecord } from './stack-kill';
 import type { Check } from './verify';
-import { Workload, type WorkloadCounts } from './workload';
+import { UNTRACKED_SHARE, Workload, type WorkloadCounts } from './workload';
 
 /** Everything a run reports. */
 export interface ChaosReport {
@@ -32,6 +33,8 @@ export interface ChaosReport {
     kills: KillRecord[];
     /** stack-kill: change records on the stream twice (put again by a restarted capture or producer). */
     streamDuplicates: number;
+    /** backfill: what the backfill read and how often it ran. */
+    backfill?: BackfillCounts;
   };
   readonly figures: {
     /** Start of the workload to the end of the final merge. */
@@ -60,11 +63,16 @@ export interface ChaosReport {
   readonly error?: string;
 }
 
+/** Why `backfill` and `--source direct` do not go together. */
+export const BACKFILL_NEEDS_DYNAMODB =
+  'the backfill fault needs --source dynamodb: a backfill reads the table with a Scan, and a direct run keeps its items in the harness (DynamoDB stays empty and off the path), so there is nothing for it to read';
+
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 /** Runs the harness. `progress` receives one-line status updates (counts only). */
 export async function runChaos(options: ChaosOptions, progress: (line: string) => void = () => undefined): Promise<ChaosReport> {
   const started = Date.now();
+  if (options.faults.has('backfill') && options.source !== 'dynamodb') throw new Error(BACKFILL_NEEDS_DYNAMODB);
   const stateDir = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-chaos-'));
   const overrides: StackConfigOverrides = {
     queues: { load: { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } },
@@ -72,7 +80,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
     load: { concurrency: options.faults.has('reorder') ? 2 : 1 },
   };
   const injector = new FaultInjector(options.faults, options.seed, loadStackConfig({ overrides }));
-  const workload = new Workload({ events: options.events, claims: options.claims, seed: options.seed, poison: options.faults.has('poison'), oversized: options.faults.has('oversized'), oversizedRemove: options.faults.has('oversized-remove'), exoticValues: options.faults.has('exotic-values') });
+  const workload = new Workload({ events: options.events, claims: options.claims, seed: options.seed, poison: options.faults.has('poison'), oversized: options.faults.has('oversized'), oversizedRemove: options.faults.has('oversized-remove'), exoticValues: options.faults.has('exotic-values'), untrackedShare: options.faults.has('backfill') ? UNTRACKED_SHARE : 0 });
   // precision-switch: the direct source writes each record in its stretch's precision; in DynamoDB-source runs the
   // transform receives the capture's records so (the capture writes microseconds only).
   const precision = options.faults.has('precision-switch') ? new PrecisionSwitch(options.seed) : undefined;
@@ -82,6 +90,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
   let chaos: ChaosStack | undefined;
   let source: Source | undefined;
   let poison: PoisonInjector | undefined;
+  let backfill: ChaosBackfill | undefined;
   let warehouse: Warehouse | undefined;
   let timer: NodeJS.Timeout | undefined;
   let finalMergeAttempts = 0;
@@ -127,16 +136,24 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
       timer.unref();
     }
 
+    if (options.faults.has('backfill')) {
+      // Items that were in the table before its stream was turned on: a backfill brings them, mid-run.
+      backfill = new ChaosBackfill(stacks, stateDir, Math.max(5, Math.ceil(options.claims / 12)));
+      await backfill.preload(workload);
+    }
+
     marks.workloadStart = Date.now();
     for (const op of workload.ops()) {
       if (op.kind === 'POISON') await injected.put(op);
       else {
         await source.apply(op);
         written += 1;
+        if (backfill && !backfill.started && written >= Math.ceil(options.events * BACKFILL_START_SHARE)) backfill.start(() => written);
         if (killing) await stacks.afterWrite(written, options.events);
       }
     }
     await source.finish();
+    await backfill?.finished();
     marks.workloadEnd = Date.now();
 
     // With stack-kill, records a restart put again are on the stream twice: "every record acknowledged" is read
@@ -181,6 +198,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
         quarantine: stacks.quarantine,
         options,
         ...(precision ? { precision } : {}),
+        ...(backfill ? { backfill } : {}),
       })),
     );
     quarantineDeliveries = stacks.quarantine.store.list().reduce((n, e) => n + e.deliveries, 0);
@@ -228,6 +246,7 @@ export async function runChaos(options: ChaosOptions, progress: (line: string) =
       ...(precision ? { precision: precision.counts } : {}),
       kills: chaos?.kills ?? [],
       streamDuplicates,
+      ...(backfill ? { backfill: backfill.counts } : {}),
     },
     figures: {
       pipelineSeconds: seconds(pipelineMs),

@@ -13,10 +13,13 @@
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { buildChangeRecord, partitionKeyFor, type DynamoDBKinesisRecord, type EventName } from '@claims-cdc/shared';
+import type { DynamoDBKinesisRecord, EventName } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
+import type { SNAPSHOT_EVENT_NAME } from '@claims-cdc/shared/domain/snapshot';
 import { randomBytes } from 'node:crypto';
 import { MonotonicMicros, type RunningStack } from '../stack';
-import { canonicalKey, itemSizeBytes } from '../stack/dynamodb-wire';
+import { itemSizeBytes } from '../stack/dynamodb-wire';
+import { changePartitionKey } from '../stack/partition-key';
 import { KinesisOutbox } from '../stack/kinesis-outbox';
 import { poisonBytes } from './poison';
 import { expectedMicros, precisionOf, type PrecisionSwitch } from './precision';
@@ -27,10 +30,17 @@ export interface Ledger {
   /** Change records on the stream (one per item change). */
   changeRecords: number;
   byEventName: Record<EventName, number>;
-  /** Event ids history must hold, each once: every change record except the quarantined ones. */
+  /** Event ids history must hold, each once: every change record except the quarantined ones (and `backfill` reads). */
   historyIds: Set<string>;
+  /** Event ids history may hold, once (`backfill`: an earlier read of a page read again, whose send a cut left unknown). */
+  mayHistoryIds?: Set<string>;
   /** Inputs that must be quarantined: reason and the exact base64 payload. */
   quarantined: { reason: string; payload: string; what: string }[];
+  /**
+   * Origin ids of quarantine entries that may exist, complete or not (`backfill`: an oversized item an earlier read of
+   * a page returned, whose quarantine send a cut interrupted, and which the page's read again no longer returned so).
+   */
+  mayQuarantineOrigins?: Set<string>;
   /** Per removed claim, the event id of its REMOVE (the tombstone must name it). */
   removeEventIds: Map<string, string>;
   /** Per claim, its newest change that is not quarantined: the event the destination row must carry. */
@@ -44,7 +54,8 @@ export interface Ledger {
 /** The event columns a destination row must hold. */
 export interface NewestEvent {
   eventId: string;
-  eventName: EventName;
+  /** A stream event's name, or `SNAPSHOT` (`backfill`: the claim's newest version is a read). */
+  eventName: EventName | typeof SNAPSHOT_EVENT_NAME;
   /** ApproximateCreationDateTime in microseconds (scaled from milliseconds when the record says so), as text. */
   micros: string;
   /** Kinesis sequence number, when the ledger read it from the stream. */
@@ -95,7 +106,7 @@ export interface StackRef {
 /** A kill cut a write this many times in a row: give up (the stack is not coming back). */
 const MAX_CUT_ATTEMPTS = 5;
 
-const partitionKeyOf = (tableName: string, record: DynamoDBKinesisRecord): string => partitionKeyFor(`${tableName}\u0000${canonicalKey(record.dynamodb.Keys)}`);
+const partitionKeyOf = (tableName: string, record: DynamoDBKinesisRecord): string => changePartitionKey(tableName, record.dynamodb.Keys);
 
 /** Writes through DynamoDB (the capture proxy), `writers` at a time, in order per claim. */
 export class DynamoDbSource implements Source {

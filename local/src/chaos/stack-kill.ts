@@ -235,12 +235,17 @@ export class ChaosStack {
     // The process dies here: every invocation running now is a dead one's, and its counters are final.
     this.injector.kill();
     this.#epoch += 1;
-    this.#carried = add(this.#carried, old.counters());
+    const atKill = old.counters();
+    this.#carried = add(this.#carried, atKill);
     this.#dead = true;
     for (const wake of this.#fenceWaiters.splice(0)) wake();
     // The quarantine drainer lived in that process too: cut (aborted at once), not drained.
     const drainerStopped = this.#quarantine.stop().catch(() => undefined);
     await old.kill().catch(() => undefined);
+    // The capture runs in its own process: its count is final once the kill has cut it (it reports what it emitted up
+    // to then, which may be more than it had reported at the kill).
+    const captured = (old.counters().capture?.recordsCaptured ?? 0) - (atKill.capture?.recordsCaptured ?? 0);
+    this.#carried = { ...this.#carried, recordsCaptured: this.#carried.recordsCaptured + captured };
     await drainerStopped;
 
     // The warehouse is the process's (the handlers share it): closed without the checkpoint a clean shutdown makes,

@@ -75,7 +75,16 @@ export interface WorkloadOptions {
   readonly oversizedRemove?: boolean;
   /** Some INSERTs and MODIFYs write numbers of 38 digits, sets, binary, null, empty and nested values (`exotic.ts`). */
   readonly exoticValues?: boolean;
+  /**
+   * `backfill`: this share of the claims exists before the run, written untracked (behind the capture) and so reaching
+   * the destination only through a backfill ({@link Workload.untracked}). Half of them the workload then modifies and
+   * removes like any live claim; the other half it never touches (as most items of a real table).
+   */
+  readonly untrackedShare?: number;
 }
+
+/** The share of the claims the `backfill` fault writes untracked before the run. */
+export const UNTRACKED_SHARE = 0.2;
 
 /** The attribute that makes the oversized item oversized (filler text, never PHI). */
 export const OVERSIZED_ATTRIBUTE = 'attachment_notes';
@@ -113,6 +122,9 @@ export interface WorkloadCounts {
   oversizedRemoved: number;
   /** Exotic values written: INSERTs and MODIFYs with them, and of those how many set 38-digit known attributes. */
   exotic: { inserts: number; modifies: number; knownAttributes: number };
+  /** `backfill`: claims written untracked before the run, and of those how many the workload never writes. */
+  untracked: number;
+  untrackedCold: number;
 }
 
 const ICD10 = ['E11.9', 'I10', 'J06.9', 'M54.5', 'R51', 'K21.9', 'F41.1', 'Z00.00', 'J45.909', 'N39.0', 'E78.5', 'R10.9'];
@@ -134,7 +146,11 @@ export class Workload {
     oversized: 0,
     oversizedRemoved: 0,
     exotic: { inserts: 0, modifies: 0, knownAttributes: 0 },
+    untracked: 0,
+    untrackedCold: 0,
   };
+  /** `backfill`: the items written untracked before the run (already in the model; no INSERT of them follows). */
+  readonly untracked: Claim[] = [];
 
   readonly #rng: Prng;
   readonly #exoticRng: Prng;
@@ -153,6 +169,34 @@ export class Workload {
     const sources = phiSources(options.seed, options.claims);
     this.#pool = sources.claims;
     this.#contacts = sources.contacts;
+    this.#preload();
+  }
+
+  /**
+   * `backfill`: the first claims of the pool exist before the run (exotic values as an INSERT would get them). The
+   * first half of them the workload never touches, so only a backfill brings them (the first, with `exotic-values`,
+   * holds exotic values: they reach the destination through the snapshot alone); the second half are live for it.
+   */
+  #preload(): void {
+    const share = this.options.untrackedShare ?? 0;
+    if (share <= 0) return;
+    const count = Math.min(this.options.claims - 1, Math.max(2, Math.round(this.options.claims * share)));
+    const hot = Math.ceil(count / 2);
+    for (let i = 0; i < count; i += 1) {
+      const item = cloneItem(this.#pool[i] as Claim);
+      if (this.#exotic('insert')) {
+        Object.assign(item, exoticAttributes(this.#exoticRng));
+        this.counts.exotic.inserts += 1;
+      }
+      this.untracked.push(cloneItem(item));
+      this.model.set(item.claim_id, item);
+      if (i >= count - hot) {
+        this.#position.set(item.claim_id, this.#live.length);
+        this.#live.push(item.claim_id);
+      }
+    }
+    this.counts.untracked = count;
+    this.counts.untrackedCold = count - hot;
   }
 
   /** The operations, generated lazily (a million of them never sit in memory at once). */
@@ -161,7 +205,8 @@ export class Workload {
     const rng = this.#rng;
     const poisonAt = this.#poisonPositions();
     const removeRate = Math.min(0.05, (0.3 * claims) / Math.max(events, 1));
-    let inserted = 0;
+    // Untracked claims are the pool's first: the workload inserts the rest.
+    let inserted = this.counts.untracked;
     let burst: { claimId: string; left: number; thenRemove: boolean } | undefined;
 
     for (let emitted = 0; emitted < events; emitted += 1) {
