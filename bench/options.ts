@@ -1,6 +1,7 @@
 /** Sizes of every benchmark stage, full and `--quick`, and the goals from issue 6. */
 import { join } from 'node:path';
 import type { EndToEndOptions, LoadOptions, MergeOptions, TransformOptions } from './results';
+import type { CliStartOptions } from './stages/cli-start';
 
 /** This directory: results are written here. */
 export const BENCH_DIR = __dirname;
@@ -15,6 +16,7 @@ export interface BenchPlan {
   readonly merge: MergeOptions;
   readonly load: LoadOptions;
   readonly e2e: EndToEndOptions;
+  readonly cli: CliStartOptions;
 }
 
 /** The full benchmark: the sizes issue 6 names. */
@@ -37,6 +39,7 @@ export const FULL: BenchPlan = {
   },
   load: { historyRows: [0, 1_000_000], batchSizes: [100, 1_000, 2_500], batchesPerRun: 6, runs: 3, redeliveredBatches: 5, seed: SEED, dataDir: DATA_DIR },
   e2e: { drainEvents: 100_000, rates: [250, 1_000], streamRates: [250, 500, 1_000], secondsPerRate: 6, mergeIntervalMs: 1_000, seed: SEED, dataDir: DATA_DIR },
+  cli: { runs: 15, sourceRuns: 5 },
 };
 
 /** A smoke run for CI: every stage, small sizes, well under a minute, no thresholds. */
@@ -46,6 +49,7 @@ export const QUICK: BenchPlan = {
   merge: { destinationRows: 10_000, events: 1_000, duplicateRate: 0.03, lateEvents: 50, runs: 2, quickstartRuns: 2, quickstartTimeoutSeconds: 30, scaleDownBy: 1, seed: SEED, dataDir: DATA_DIR },
   load: { historyRows: [0], batchSizes: [100, 1_000], batchesPerRun: 2, runs: 2, redeliveredBatches: 1, seed: SEED, dataDir: DATA_DIR },
   e2e: { drainEvents: 1_000, rates: [200], streamRates: [500], secondsPerRate: 2, mergeIntervalMs: 1_000, seed: SEED, dataDir: DATA_DIR },
+  cli: { runs: 7, sourceRuns: 2 },
 };
 
 /** Goals from issue 6: printed next to the measured figures, never asserted. */
@@ -56,4 +60,6 @@ export const GOALS = {
   drainEventsPerSecond: 10_000,
   freshnessP99Seconds: 2,
   freshnessRate: 1_000,
+  /** Issue 14: `claims-cdc --help` on a quiet machine. */
+  cliHelpMs: 500,
 } as const;

@@ -4,7 +4,7 @@
  *
  *   npm run bench                      full sizes (issue 6); writes the published results
  *   npm run bench -- --quick           small sizes, well under a minute (CI smoke: no thresholds; results go to bench/.data/)
- *   npm run bench -- --only merge,load run some stages (transform, merge, load, e2e); results go to bench/.data/
+ *   npm run bench -- --only merge,load run some stages (transform, merge, load, e2e, cli); results go to bench/.data/
  *   npm run bench -- --quickstart-timeout 900   let the quickstart's merge run longer before it is interrupted
  *
  * Each stage runs in its own child process, so its peak memory is its own. Goals are printed, never asserted:
@@ -19,8 +19,9 @@ import { freshnessSvg } from './freshness-chart';
 import { BENCH_DIR, type BenchPlan, DATA_DIR, FULL, GOALS, QUICK } from './options';
 import { type BenchResults, resultsMarkdown, type StageOutcome } from './report';
 import type { StageReport } from './results';
+import { cliStartMarkdown, runCliStart } from './stages/cli-start';
 
-const STAGES = ['transform', 'merge', 'load', 'e2e'] as const;
+const STAGES = ['transform', 'merge', 'load', 'e2e', 'cli'] as const;
 type StageName = (typeof STAGES)[number];
 
 class UsageError extends Error {
@@ -114,21 +115,29 @@ const main = async (): Promise<void> => {
   if (args.only.includes('merge')) results.merge = await runStage('merge', plan.merge, false);
   if (args.only.includes('load')) results.load = await runStage('load', plan.load, false);
   if (args.only.includes('e2e')) results.e2e = await runStage('e2e', plan.e2e, false);
+  // CLI start time: only spawns, so it runs here rather than in a stage child.
+  let cliError: string | undefined;
+  const cli = args.only.includes('cli')
+    ? await runCliStart(plan.cli, GOALS.cliHelpMs).catch((error: unknown) => {
+        cliError = error instanceof Error ? error.message : String(error);
+        return undefined;
+      })
+    : undefined;
 
-  const markdown = resultsMarkdown(results);
+  const markdown = [resultsMarkdown(results), ...(cli ? ['', cliStartMarkdown(cli)] : cliError ? ['', `## CLI start\n\ncould not run: ${cliError}`] : [])].join('\n');
   // Quick and partial runs must not overwrite the published results.
   const complete = plan.mode === 'full' && args.only.length === STAGES.length;
   const outDir = complete ? BENCH_DIR : DATA_DIR;
   const suffix = complete ? '' : plan.mode === 'quick' ? '-quick' : '-partial';
   writeFileSync(join(outDir, `results${suffix}.md`), `${markdown}\n`);
-  writeFileSync(join(outDir, `results${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, `results${suffix}.json`), `${JSON.stringify(cli ? { ...results, cli } : results, null, 2)}\n`);
   const freshness = results.e2e?.report?.result.freshness ?? [];
   const subtitle = `${results.machine.cores} cores, embedded stack, ${plan.e2e.mergeIntervalMs / 1000} s merge interval, ${results.machine.date.slice(0, 10)}`;
   writeFileSync(join(outDir, `freshness${suffix}.svg`), freshnessSvg(freshness, { p99Seconds: GOALS.freshnessP99Seconds, rate: GOALS.freshnessRate }, subtitle));
 
   process.stdout.write(`\n${markdown}\n`);
   process.stderr.write(`\nwrote ${join(outDir, `results${suffix}.md`)}, results${suffix}.json, freshness${suffix}.svg in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-  const failed = STAGES.filter((s) => results[s]?.error !== undefined);
+  const failed = [...STAGES.filter((s) => s !== 'cli' && results[s]?.error !== undefined), ...(cliError === undefined ? [] : ['cli'])];
   if (failed.length > 0) {
     process.stderr.write(`stages that could not run: ${failed.join(', ')}\n`);
     process.exitCode = 1;

@@ -21,6 +21,8 @@ const main = async (): Promise<void> => {
   const stage = await loadStage();
   const sampler = new MemorySampler();
   const start = process.hrtime.bigint();
+  // The JSON is the options run.ts wrote for this very stage; `never` is the one type every stage's options accept, so
+  // one table can hold stages of different options (the stages validate nothing themselves: run.ts built the options).
   const result = await stage(JSON.parse(json) as never);
   const report: StageReport<unknown> = { result, ...sampler.stop(), wallSeconds: secondsSince(start) };
   if (process.send) await new Promise<void>((resolve, reject) => process.send?.(report, (error: Error | null) => (error ? reject(error) : resolve())));

@@ -39,12 +39,12 @@ const STAGE = 'dev';
 /** What the deployer's environment holds; serverless-compose.yml passes it to load and merge. */
 const SNOWFLAKE_ACCOUNT = 'pkgtest-account';
 
-/** The functions each service must deploy, and whether they talk to Snowflake. */
-const EXPECTED: Record<ServiceName, { readonly functions: readonly string[]; readonly warehouse: boolean }> = {
-  ingest: { functions: ['api', 'generate'], warehouse: false },
-  transform: { functions: ['transform'], warehouse: false },
-  load: { functions: ['load'], warehouse: true },
-  merge: { functions: ['merge', 'reconcile'], warehouse: true },
+/** The functions each service must deploy, and those that talk to Snowflake. */
+const EXPECTED: Record<ServiceName, { readonly functions: readonly string[]; readonly warehouse: readonly string[] }> = {
+  ingest: { functions: ['api', 'generate'], warehouse: [] },
+  transform: { functions: ['transform'], warehouse: [] },
+  load: { functions: ['load', 'backfill'], warehouse: ['load'] },
+  merge: { functions: ['merge', 'reconcile'], warehouse: ['merge', 'reconcile'] },
 };
 
 /** The only actions with no resource-level permissions that a function role may grant on '*'. */
@@ -300,13 +300,13 @@ describe.each(SERVICES)('%s service', (service) => {
     }
   });
 
-  it(`ships snowflake-sdk ${EXPECTED[service].warehouse ? 'installed next to the bundle' : 'not at all'}, and never bundles it`, () => {
+  it('ships snowflake-sdk installed next to the bundle of a warehouse function, not at all with the others, and never bundles it', () => {
     for (const f of packaged[service].functions) {
       const artifact = unpacked(f);
       // esbuild marks every bundled module with a `// ../../node_modules/<name>/...` comment.
       expect({ fn: f.name, bundlesSnowflakeSdk: artifact.bundle.includes('node_modules/snowflake-sdk/') }).toEqual({ fn: f.name, bundlesSnowflakeSdk: false });
       expect(artifact.names.filter((name) => name.startsWith('node_modules/@duckdb/'))).toEqual([]);
-      if (EXPECTED[service].warehouse) {
+      if (EXPECTED[service].warehouse.includes(f.key)) {
         expect(bareImports(artifact.bundle)).toContain('snowflake-sdk');
         expect(artifact.names).toContain('node_modules/snowflake-sdk/package.json');
         // The driver the function runs is the one the tests ran against (serverless-esbuild installs it afresh).
@@ -315,8 +315,8 @@ describe.each(SERVICES)('%s service', (service) => {
         // The native part Lambda's arm64 Linux loads.
         expect(artifact.names.some((name) => /^node_modules\/snowflake-sdk\/.*linux-arm64-gnu\.node$/.test(name))).toBe(true);
       } else {
-        expect(bareImports(artifact.bundle)).not.toContain('snowflake-sdk');
-        expect(artifact.names.filter((name) => name.startsWith('node_modules/'))).toEqual([]);
+        expect({ fn: f.name, imports: bareImports(artifact.bundle) }).not.toEqual({ fn: f.name, imports: expect.arrayContaining(['snowflake-sdk']) });
+        expect({ fn: f.name, modules: artifact.names.filter((name) => name.startsWith('node_modules/')) }).toEqual({ fn: f.name, modules: [] });
       }
     }
   });
@@ -824,5 +824,58 @@ describe('merge service, reconcile function', () => {
     // Assess
     expect(alarmInput(alarm)).toMatchObject({ kind: 'metric', namespace: 'claims-cdc', metric: 'ReconcileDrifted', dimensions: { service: 'claims-cdc-merge' } });
     expect(source).toContain(`addMetric('ReconcileDrifted'`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- backfill
+
+describe('load service, backfill function', () => {
+  const backfillFn = (): PackagedFunction => fn('load', 'backfill');
+
+  it('is invoked only by an operator: no event source, no schedule, no reserved concurrency, not retried, within the Lambda limit', () => {
+    // Prepare
+    const f = backfillFn();
+    const targets = (type: string): string[] => resourcesOfType(template('load'), type).map(([, r]) => JSON.stringify(r.Properties ?? {}));
+    // Assess
+    expect(f.handler).toBe('src/handlers/backfill.handler');
+    expect(eventSourceMappings('load').filter((m) => referencedId(m.Properties?.FunctionName as CfnValue) === f.logicalId)).toEqual([]);
+    expect(targets('AWS::Events::Rule').filter((t) => t.includes(`"${f.logicalId}"`))).toEqual([]);
+    expect(targets('AWS::Lambda::Permission').filter((t) => t.includes(`"${f.logicalId}"`))).toEqual([]);
+    expect(prop(f.resource, 'ReservedConcurrentExecutions')).toBeUndefined();
+    expect(invokeConfigOf('load', f).Properties).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(prop(f.resource, 'Timeout')).toBe(900);
+  });
+
+  it('may Scan the claims table and send to the load and quarantine queues, using the key only through DynamoDB and SQS, and nothing else', () => {
+    // Prepare
+    const f = backfillFn();
+    const pipelineKey = `claims-cdc-${STAGE}-pipeline-key-arn`;
+    const statements = statementsOf('load', f).map((s) => ({
+      sid: s.Sid,
+      actions: actionsOf(s).sort(),
+      resources: asArray(s.Resource as CfnValue | CfnValue[]).map((r) => importedName(r) ?? subTemplate(r) ?? referencedId(r)),
+      viaService: JSON.stringify(s.Condition ?? null),
+    }));
+    // Assess: exactly these statements (the log group's and X-Ray's as every function has).
+    expect(statements).toEqual([
+      { sid: 'OwnLogGroup', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['BackfillLogGroup'], viaService: 'null' },
+      { sid: 'Tracing', actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'], viaService: 'null' },
+      { sid: 'ScanClaimsTable', actions: ['dynamodb:Scan'], resources: [`claims-cdc-${STAGE}-claims-table-arn`], viaService: 'null' },
+      { sid: 'SendSnapshots', actions: ['sqs:SendMessage'], resources: ['LoadQueue', `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${quarantineQueueName}`], viaService: 'null' },
+      { sid: 'PipelineKeyThroughDynamoDb', actions: ['kms:Decrypt'], resources: [pipelineKey], viaService: JSON.stringify({ StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'dynamodb.${AWS::Region}.amazonaws.com' } } }) },
+      { sid: 'PipelineKeyThroughSqs', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [pipelineKey], viaService: JSON.stringify({ StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'sqs.${AWS::Region}.amazonaws.com' } } }) },
+    ]);
+    // The load function gained nothing from it.
+    expect(statementsOf('load', fn('load', 'load')).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  });
+
+  it('reads the table ingest exports and sends to the load queue this stack creates and the quarantine queue transform creates', () => {
+    // Prepare
+    const env = environmentOf(backfillFn());
+    // Assess
+    expect(importedName(env.CLAIMS_TABLE_NAME)).toBe(`claims-cdc-${STAGE}-claims-table-name`);
+    expect(queueNamed('load', referencedId(env.LOAD_QUEUE_URL)).Properties?.QueueName).toBe(`claims-cdc-${STAGE}-load`);
+    expect(subTemplate(env.QUARANTINE_QUEUE_URL)).toMatch(new RegExp(`/\\$\\{AWS::AccountId\\}/${quarantineQueueName}$`));
+    expect(Object.keys(env).filter((name) => name.startsWith('SNOWFLAKE') || name === 'WAREHOUSE')).toEqual([]);
   });
 });

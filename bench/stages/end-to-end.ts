@@ -12,6 +12,7 @@
  * environment they read at load) and wrapped only to hold the transform back while the stream fills and to look
  * at the destination after each merge.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -30,7 +31,6 @@ import { claimIdFor, planChanges } from '../seed-data';
 type StackModule = typeof import('../../local/src/stack');
 type Handler<E> = (event: E, context: Context) => Promise<unknown>;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * CPU seconds (user + system) used so far by the stack's child processes (DynamoDB, Kinesis + capture, SQS), from

@@ -3,6 +3,7 @@
  * items through the capture — MODIFYs, REMOVEs, re-INSERTs of removed claims and new INSERTs. The destination
  * converges to DynamoDB (verify clean: nothing missing, nothing resurrected), and the history holds each snapshot once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { CLAIM_STATUSES, generateClaims } from '@claims-cdc/shared';
@@ -47,7 +48,7 @@ function startWriter(client: DynamoDBClient, claimIds: readonly string[], seed: 
         await client.send(new PutItemCommand({ TableName: TABLE, Item: marshall(fresh.pop()!, { removeUndefinedValues: true }) }));
       }
       writes += 1;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
   })();
   return {

@@ -8,16 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, ProvisionedThroughputExceededException, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { parseRowMessage } from '@claims-cdc/shared/domain/row-message';
-import { claims, wire } from '@claims-cdc/shared/test-support/factories';
+import { claims } from '@claims-cdc/shared/test-support/factories';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CheckpointFile, newCheckpoint, readCheckpoint } from '../src/backfill/checkpoint';
-import { AdaptiveRateLimiter } from '../src/backfill/rate-limiter';
+import { AdaptiveRateLimiter } from '@claims-cdc/shared/backfill/rate-limiter';
 import { scanSegment, type SegmentContext } from '../src/backfill/scan-segment';
 
 const ddb = mockClient(DynamoDBClient);
 const sqs = mockClient(SQSClient);
-const items = claims(4, 71).map((c) => wire(c as unknown as Record<string, unknown>));
+const items = claims(4, 71).map((c) => marshall(c, { removeUndefinedValues: true }));
 const throttle = () => new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
 
 describe('scanSegment', () => {
@@ -60,8 +61,8 @@ describe('scanSegment', () => {
     ddb
       .on(ScanCommand)
       .rejectsOnce(throttle())
-      .resolvesOnce({ Items: items.slice(0, 2) as never, LastEvaluatedKey: { claim_id: items[1]!.claim_id } as never, ConsumedCapacity: { CapacityUnits: 1 } })
-      .resolvesOnce({ Items: items.slice(2) as never, ConsumedCapacity: { CapacityUnits: 1 } });
+      .resolvesOnce({ Items: items.slice(0, 2), LastEvaluatedKey: { claim_id: items[1]!.claim_id! }, ConsumedCapacity: { CapacityUnits: 1 } })
+      .resolvesOnce({ Items: items.slice(2), ConsumedCapacity: { CapacityUnits: 1 } });
     // Act
     await scanSegment(1, context(checkpoints, limiter));
     // Assess
@@ -81,7 +82,7 @@ describe('scanSegment', () => {
   it('a page whose rows cannot be sent stays in the checkpoint with its request time; read again, it gets the same event ids', async () => {
     // Prepare: the first send fails on every attempt.
     const checkpoints = new CheckpointFile(file, newCheckpoint('InsuranceClaims', 'c1', 2, 1000));
-    ddb.on(ScanCommand).resolves({ Items: items.slice(0, 2) as never, ConsumedCapacity: { CapacityUnits: 1 } });
+    ddb.on(ScanCommand).resolves({ Items: items.slice(0, 2), ConsumedCapacity: { CapacityUnits: 1 } });
     sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
     // Act
     const failed = await scanSegment(0, context(checkpoints)).catch((error: unknown) => error);

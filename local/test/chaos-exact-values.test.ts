@@ -3,13 +3,14 @@
  * records it builds (exotic values, switched precisions) as the transform reads them, the precision rewrite it
  * applies to the capture's records, and the reason every poison kind must be quarantined with.
  */
-import { buildChangeRecord, itemJson, marshallImage, partitionKeyFor, RecordRejectedError, toChangeEvent, toClaimRow, type DynamoDBKinesisRecord } from '@claims-cdc/shared';
+import { itemJson, RecordRejectedError, toChangeEvent, toClaimRow, type DynamoDBKinesisRecord } from '@claims-cdc/shared';
+import { buildChangeRecord, marshallImage } from '@claims-cdc/shared/test-support/change-records';
 import { canonicalJson, ExactJsonError } from '../src/chaos/exact-json';
 import { cloneItem, NumberValue } from '../src/chaos/exotic';
 import { poisonBytes } from '../src/chaos/poison';
 import { expectedMicros, PrecisionSwitch, STRETCH_MICROS } from '../src/chaos/precision';
 import { hashItems, hashWireItems } from '../src/chaos/verify';
-import { canonicalKey } from '../src/stack/dynamodb-wire';
+import { changePartitionKey } from '../src/stack/partition-key';
 import { POISON_KINDS, Workload, type ChangeOp, type PoisonKind } from '../src/chaos/workload';
 
 const TABLE = 'InsuranceClaims';
@@ -138,7 +139,7 @@ describe('precision-switch', () => {
   const op = opsOf(1).find((o) => o.kind === 'INSERT')!;
   const capture = (micros: number) => {
     const record = buildChangeRecord({ eventName: 'INSERT', tableName: TABLE, keys: { claim_id: op.claimId }, newImage: op.kind === 'INSERT' ? op.after : {}, micros });
-    return { record, data: Buffer.from(JSON.stringify(record)), partitionKey: partitionKeyFor(`${TABLE}\u0000${canonicalKey(record.dynamodb.Keys)}`) };
+    return { record, data: Buffer.from(JSON.stringify(record)), partitionKey: changePartitionKey(TABLE, record.dynamodb.Keys) };
   };
 
   it('rewrites a capture record into its stretch precision, the same bytes every time, and leaves poison alone', () => {

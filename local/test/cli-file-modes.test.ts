@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { buildChangeRecord, generateClaims, type Claim } from '@claims-cdc/shared';
+import { generateClaims, type Claim } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { changeRecord, claims } from '@claims-cdc/shared/test-support/factories';
 import { run } from '../src/cli/main';
 import { readStackInfo } from '../src/stack/stack-client';

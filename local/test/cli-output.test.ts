@@ -1,6 +1,6 @@
 /** The CLI's output helpers: tables that fit a terminal, and a live status line that does not flood a log. */
-import { LiveLine } from '../src/cli/live-line';
-import { fittedTable } from '../src/cli/output';
+import { LiveLine } from '../src/console/live-line';
+import { fittedTable } from '../src/console/output';
 
 describe('fittedTable', () => {
   const rows = Array.from({ length: 4 }, (_, i) => ({ claimId: `CLM-0000000${i}`, status: 'In Review', note: 'x'.repeat(50), n: i }));

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { buildChangeRecord } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { claims } from '@claims-cdc/shared/test-support/factories';
 import { run } from '../src/cli/main';
 import { readStackInfo } from '../src/stack/stack-client';
@@ -20,23 +20,39 @@ const capture = () => {
   return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
 };
 
-describe('claims-cdc up, driven by generate, status, sql and verify', () => {
+type PipelineCounts = { items: number; destination: number; staged: number; history: number; quarantined: number };
+
+/**
+ * `claims-cdc up` on a state directory of its own for the tests of one describe block, and the other commands run in
+ * this process against it (they only talk HTTP to the stack).
+ */
+const upStack = () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-up-'));
   const at = ['--state-dir', stateDir];
-  let up: CliProcess;
-  let claimIds: string[] = [];
-
-  /** Runs a command in this process (they only talk HTTP to the stack) and returns its exit code and output. */
+  const fixture = { stateDir, up: undefined as CliProcess | undefined };
   const cli = async (...argv: string[]) => {
     const io = capture();
     const code = await run([...argv, ...at], io.io);
     return { code, out: io.out.join('\n'), err: io.err.join('\n') };
   };
   const sqlJson = async (query: string) => JSON.parse((await cli('sql', query, '--json')).out) as Record<string, unknown>[];
+  const pipeline = async () => (JSON.parse((await cli('status', '--json')).out) as { pipeline: PipelineCounts }).pipeline;
+  /** Generates `count` claims through the API and waits until the pipeline has merged them; their ids. */
+  const generated = async (count: number, seed: number) => {
+    const reply = await cli('generate', String(count), '--seed', String(seed), '--json');
+    expect(reply.code).toBe(0);
+    const ids = (JSON.parse(reply.out) as { claimIds: string[] }).claimIds;
+    const list = ids.map((id) => `'${id}'`).join(', ');
+    await waitUntil(async () => {
+      const [row] = await sqlJson(`select count(*) as n from openflow_insclaim_dest_tbl where claimId in (${list})`);
+      return Number(row?.n) === ids.length && (await pipeline()).staged === 0 ? true : undefined;
+    }, `${count} generated claims in the destination`);
+    return ids;
+  };
 
   beforeAll(async () => {
-    up = startCli(['up', ...at]);
-    await up.waitForOutput(/^Ctrl-C stops the stack\.$/m);
+    fixture.up = startCli(['up', ...at]);
+    await fixture.up.waitForOutput(/^Ctrl-C stops the stack\.$/m);
   });
 
   afterAll(() => {
@@ -44,36 +60,54 @@ describe('claims-cdc up, driven by generate, status, sql and verify', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
+  return { fixture, cli, sqlJson, pipeline, generated };
+};
+
+describe('claims-cdc up, driven by generate, status, sql and verify', () => {
+  const { fixture, cli, sqlJson, pipeline, generated } = upStack();
+  const { stateDir } = fixture;
+  /** Claims every test may rely on: generated once, before the tests. */
+  let seeded: string[] = [];
+
+  beforeAll(async () => {
+    seeded = await generated(6, 11);
+  });
+
   it('prints the API endpoint and token, and publishes them for the other commands', async () => {
     // Assess
-    const token = up.stdout().match(/^ {2}API token {2}(\S+)$/m)?.[1];
-    expect(up.stdout()).toMatch(/^ {2}HTTP API {3}http:\/\/127\.0\.0\.1:\d+ /m);
+    const token = fixture.up!.stdout().match(/^ {2}API token {2}(\S+)$/m)?.[1];
+    expect(fixture.up!.stdout()).toMatch(/^ {2}HTTP API {3}http:\/\/127\.0\.0\.1:\d+ /m);
     expect(token).toHaveLength(43);
-    expect(up.stdout()).toContain(`npx claims-cdc status --state-dir ${stateDir}`);
+    expect(fixture.up!.stdout()).toContain(`npx claims-cdc status --state-dir ${stateDir}`);
   });
 
   it('generates claims through the API, which reach the destination', async () => {
+    // Prepare
+    const before = await pipeline();
     // Act
-    const generated = await cli('generate', '6', '--seed', '11', '--json');
-    claimIds = (JSON.parse(generated.out) as { claimIds: string[] }).claimIds;
+    const reply = await cli('generate', '3', '--seed', '12', '--json');
+    const claimIds = (JSON.parse(reply.out) as { claimIds: string[] }).claimIds;
     // Assess
-    expect(generated.code).toBe(0);
-    expect(claimIds).toHaveLength(6);
-    const status = await waitUntil(async () => {
-      const s = JSON.parse((await cli('status', '--json')).out) as { pipeline: { items: number; destination: number; staged: number; history: number } };
-      return s.pipeline.destination === 6 && s.pipeline.staged === 0 ? s : undefined;
-    }, 'six rows in the destination');
-    expect(status.pipeline).toMatchObject({ items: 6, history: 6, destination: 6, staged: 0 });
-    expect(await sqlJson('select claimId from openflow_insclaim_dest_tbl order by claimId')).toEqual([...claimIds].sort().map((claimId) => ({ claimId })));
+    expect(reply.code).toBe(0);
+    expect(claimIds).toHaveLength(3);
+    const after = await waitUntil(async () => {
+      const counts = await pipeline();
+      return counts.destination === before.destination + 3 && counts.staged === 0 ? counts : undefined;
+    }, 'three more rows in the destination');
+    expect(after).toMatchObject({ items: before.items + 3, history: before.history + 3 });
+    const list = claimIds.map((id) => `'${id}'`).join(', ');
+    expect(await sqlJson(`select claimId from openflow_insclaim_dest_tbl where claimId in (${list}) order by claimId`)).toEqual([...claimIds].sort().map((claimId) => ({ claimId })));
   });
 
   it('status shows every stage in one clear table', async () => {
+    // Prepare
+    const counts = await pipeline();
     // Act
     const status = await cli('status');
     // Assess
     expect(status.code).toBe(0);
-    expect(status.out).toMatch(/^DynamoDB +6 items in InsuranceClaims$/m);
-    expect(status.out).toMatch(/^destination +6 rows$/m);
+    expect(status.out).toMatch(new RegExp(`^DynamoDB +${counts.items} items in InsuranceClaims$`, 'm'));
+    expect(status.out).toMatch(new RegExp(`^destination +${counts.destination} rows$`, 'm'));
     expect(status.out).toMatch(/^quarantined +0 messages$/m);
   });
 
@@ -81,12 +115,15 @@ describe('claims-cdc up, driven by generate, status, sql and verify', () => {
     // Act
     const verify = await cli('verify');
     // Assess
-    expect(verify).toEqual({ code: 0, out: expect.stringMatching(/^✓ DynamoDB and the destination match row by row \(6 items in DynamoDB, 6 rows/), err: '' });
+    const [, items, rows] = verify.out.match(/^✓ DynamoDB and the destination match row by row \((\d+) items in DynamoDB, (\d+) rows/) ?? [];
+    expect(verify).toEqual({ code: 0, out: expect.any(String), err: '' });
+    expect(Number(items)).toBeGreaterThanOrEqual(seeded.length);
+    expect(rows).toBe(items);
   });
 
   it('the stack\'s sql refuses to change the destination behind the pipeline\'s back; verify still matches', async () => {
     // Prepare: three edits that would bypass DynamoDB and the pipeline (verify's drift report is tested in verify-diff.test.ts)
-    const [changed, removed] = [...claimIds].sort() as [string, string];
+    const [changed, removed] = [...seeded].sort() as [string, string];
     // Act
     const edits = [
       await cli('sql', `update openflow_insclaim_dest_tbl set claimStatus = claimStatus || ' (edited)' where claimId = '${changed}'`),
@@ -98,31 +135,9 @@ describe('claims-cdc up, driven by generate, status, sql and verify', () => {
     expect(edits.map((e) => e.code)).toEqual([1, 1, 1]);
     for (const e of edits) expect(e.err).toMatch(/sql only reads/);
     expect(verify.code).toBe(0);
-    expect(JSON.parse(verify.out)).toMatchObject({ ok: true, items: 6, destinationRows: 6, missing: [], extra: [], differing: [] });
-  });
-
-  it('an item written straight to DynamoDB that the pipeline cannot process is counted as quarantined and reported by verify', async () => {
-    // Prepare: a script's write (captured like any other) with a status the claim schema does not know.
-    const [claim] = claims(1, 4242);
-    const bad = { ...claim!, claim_id: 'CLM-0BAD0BAD', claim_status: 'Lost in the mail' };
-    const image = buildChangeRecord({ eventName: 'INSERT', tableName: 'InsuranceClaims', keys: { claim_id: bad.claim_id }, newImage: bad, micros: Date.now() * 1000 }).dynamodb.NewImage;
-    const client = new DynamoDBClient({ endpoint: readStackInfo(stateDir)?.endpoints.dynamodb, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    try {
-      // Act
-      await client.send(new PutItemCommand({ TableName: 'InsuranceClaims', Item: image as unknown as Record<string, AttributeValue> }));
-      const status = await waitUntil(async () => {
-        const s = JSON.parse((await cli('status', '--json')).out) as { pipeline: { items: number; quarantined: number } };
-        return s.pipeline.quarantined === 1 ? s : undefined;
-      }, 'the bad item to be quarantined');
-      const verify = await cli('verify', '--json');
-      // Assess
-      expect(status.pipeline.items).toBe(7);
-      expect(verify.code).toBe(1);
-      expect(JSON.parse(verify.out)).toMatchObject({ unprocessable: [{ claimId: 'CLM-0BAD0BAD', reason: expect.stringContaining('claim_status') }] });
-      expect(verify.out).not.toContain('Lost in the mail');
-    } finally {
-      client.destroy();
-    }
+    const result = JSON.parse(verify.out) as { items: number; destinationRows: number };
+    expect(result).toMatchObject({ ok: true, missing: [], extra: [], differing: [] });
+    expect(result.destinationRows).toBe(result.items);
   });
 
   it('sql --db on the warehouse the stack holds is refused in one line', async () => {
@@ -131,7 +146,7 @@ describe('claims-cdc up, driven by generate, status, sql and verify', () => {
     const code = await run(['sql', 'select 1', '--db', path.join(stateDir, 'warehouse.duckdb')], io.io);
     // Assess
     expect(code).toBe(1);
-    expect(io.err).toEqual([`claims-cdc sql: warehouse ${path.join(stateDir, 'warehouse.duckdb')} is held by the stack running in ${stateDir} (pid ${up.pid}); query it through the stack: claims-cdc sql "..." --state-dir ${stateDir}`]);
+    expect(io.err).toEqual([`claims-cdc sql: warehouse ${path.join(stateDir, 'warehouse.duckdb')} is held by the stack running in ${stateDir} (pid ${fixture.up!.pid}); query it through the stack: claims-cdc sql "..." --state-dir ${stateDir}`]);
   });
 
   it.each([
@@ -150,23 +165,57 @@ describe('claims-cdc up, driven by generate, status, sql and verify', () => {
     const second = await cli('up');
     // Assess
     expect(second.code).toBe(1);
-    expect(second.err).toMatch(new RegExp(`^claims-cdc up: a stack is already running in ${stateDir} \\(pid ${up.pid}, API http://127\\.0\\.0\\.1:\\d+\\); use it, or stop it first$`));
+    expect(second.err).toMatch(new RegExp(`^claims-cdc up: a stack is already running in ${stateDir} \\(pid ${fixture.up!.pid}, API http://127\\.0\\.0\\.1:\\d+\\); use it, or stop it first$`));
   });
+});
+
+describe('claims-cdc up, with an item the pipeline cannot process', () => {
+  const { fixture, cli, pipeline } = upStack();
+
+  it('counts it as quarantined, and verify reports it (claim id and column, never the value)', async () => {
+    // Prepare: a script's write (captured like any other) with a status the claim schema does not know.
+    const [claim] = claims(1, 4242);
+    const bad = { ...claim!, claim_id: 'CLM-0BAD0BAD', claim_status: 'Lost in the mail' };
+    const image = buildChangeRecord({ eventName: 'INSERT', tableName: 'InsuranceClaims', keys: { claim_id: bad.claim_id }, newImage: bad, micros: Date.now() * 1000 }).dynamodb.NewImage;
+    const client = new DynamoDBClient({ endpoint: readStackInfo(fixture.stateDir)?.endpoints.dynamodb, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      // Act
+      await client.send(new PutItemCommand({ TableName: 'InsuranceClaims', Item: image as unknown as Record<string, AttributeValue> }));
+      const counts = await waitUntil(async () => {
+        const c = await pipeline();
+        return c.quarantined === 1 ? c : undefined;
+      }, 'the bad item to be quarantined');
+      const verify = await cli('verify', '--json');
+      // Assess
+      expect(counts.items).toBe(1);
+      expect(verify.code).toBe(1);
+      expect(JSON.parse(verify.out)).toMatchObject({ unprocessable: [{ claimId: 'CLM-0BAD0BAD', reason: expect.stringContaining('claim_status') }] });
+      expect(verify.out).not.toContain('Lost in the mail');
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('claims-cdc up, stopped', () => {
+  const { fixture, cli, generated } = upStack();
 
   it('stops cleanly on Ctrl-C: exit 0, state file removed, commands then say no stack runs, the warehouse is free', async () => {
+    // Prepare
+    const { up, stateDir } = fixture;
+    const ids = await generated(2, 13);
     // Act
-    up.signal('SIGINT');
-    const exit = await up.exited;
+    up!.signal('SIGINT');
+    const exit = await up!.exited;
     const status = await cli('status');
     // Assess
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(up.stdout()).toMatch(/^SIGINT: stopping the stack .*\nstopped; the warehouse stays in /m);
+    expect(up!.stdout()).toMatch(/^SIGINT: stopping the stack .*\nstopped; the warehouse stays in /m);
     expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
     expect(status).toEqual({ code: 1, out: '', err: `claims-cdc status: no stack running in ${stateDir}; start one with \`claims-cdc up --state-dir ${stateDir}\`` });
     const afterwards = capture();
     const code = await run(['sql', 'select count(*) as n from openflow_insclaim_dest_tbl', '--json', '--db', path.join(stateDir, 'warehouse.duckdb')], afterwards.io);
     expect(code).toBe(0);
-    const rows = JSON.parse(afterwards.out.join('')) as unknown;
-    expect(rows).toEqual([{ n: 6 }]);
+    expect(JSON.parse(afterwards.out.join(''))).toEqual([{ n: ids.length }]);
   });
 });

@@ -10,7 +10,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { buildChangeRecord, generateClaims, type Claim } from '@claims-cdc/shared';
+import { generateClaims, type Claim } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { claims } from '@claims-cdc/shared/test-support/factories';
 import { phiFinder, phiValues } from '@claims-cdc/shared/test-support/phi';
 import { chromium, type Browser, type Page } from 'playwright-core';

@@ -54,11 +54,11 @@ describe('stack config from serverless.yml', () => {
   });
 
   describe.each(LOCAL_DEVIATIONS.map((d) => [d.path, d]))('local deviation %s', (_path, deviation) => {
-    it('is applied, still differs from serverless.yml, and says why', () => {
+    // Each deviation's `reason` is for the reader (the type requires one); a test cannot judge prose, so none does.
+    it('is applied and still differs from serverless.yml', () => {
       // Assess
       expect(getPath(config, deviation.path)).toEqual(deviation.local);
       expect(getPath(fromServerless(REPO_ROOT), deviation.path)).not.toEqual(deviation.local);
-      expect(deviation.reason.length).toBeGreaterThan(20);
     });
   });
 

@@ -3,6 +3,7 @@
  * SQS messages waiting, in flight and dead-lettered, with their receive counts), the transform's shard checkpoints,
  * and the capture's journal of what was between DynamoDB and Kinesis. Files 0600 and directories 0700.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +110,7 @@ describe('transform shard checkpoints', () => {
     for (const n of [4, 5]) await put(`r${n}`);
     const second = poll();
     await waitUntil(() => second.seen.length >= 2, 'the next records');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     await second.poller.stop();
     // Assess
     expect(first.seen).toEqual(['r1', 'r2', 'r3']);

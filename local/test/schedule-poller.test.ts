@@ -2,6 +2,7 @@
  * The merge schedule invokes with an EventBridge Scheduled Event, never runs two invocations at once (even when
  * asked to run on demand while one is running), and keeps going after a failed run.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import type { ScheduledEvent } from 'aws-lambda';
 import { startSchedulePoller, type ScheduledHandler } from '../src/stack/schedule-poller';
@@ -36,7 +37,7 @@ describe('schedule poller', () => {
     const handler: ScheduledHandler<number> = async () => {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
       inFlight -= 1;
       return ++runs;
     };

@@ -21,7 +21,6 @@ describe('startStack', () => {
   let stack: RunningStack;
   const loaded: SQSRecord[] = [];
   let merges = 0;
-  const envBefore = process.env.AWS_ENDPOINT_URL_DYNAMODB;
 
   /** Fakes that use plain env-configured SDK clients, as the real handlers do (the API handler is imported). */
   const fakes = (): Partial<StackHandlers> => {
@@ -112,7 +111,9 @@ describe('startStack', () => {
     const dead = stack.childPids()[role]!;
     const endpoints = { ...stack.endpoints };
     const claimId = `AFTER-${role.toUpperCase()}-RESTART`;
+    const before = `BEFORE-${role.toUpperCase()}-RESTART`;
     try {
+      await script.send(new PutItemCommand({ TableName: 'InsuranceClaims', Item: { claim_id: { S: before } } }));
       // Act
       process.kill(dead, 'SIGKILL');
       await waitUntil(() => (stack.childPids()[role] !== dead ? true : undefined), `a new ${role} process`);
@@ -121,8 +122,8 @@ describe('startStack', () => {
       const record = await waitUntil(() => loaded.find((r) => JSON.parse(r.body).claimId === claimId), 'the write after the restart at load');
       expect(JSON.parse(record.body)).toEqual({ event: 'INSERT', claimId });
       expect(stack.endpoints).toEqual(endpoints);
-      const { Item } = await script.send(new GetItemCommand({ TableName: 'InsuranceClaims', Key: { claim_id: { S: 'FROM-SCRIPT' } }, ConsistentRead: true }));
-      expect(Item).toEqual({ claim_id: { S: 'FROM-SCRIPT' } });
+      const { Item } = await script.send(new GetItemCommand({ TableName: 'InsuranceClaims', Key: { claim_id: { S: before } }, ConsistentRead: true }));
+      expect(Item).toEqual({ claim_id: { S: before } });
     } finally {
       script.destroy();
     }
@@ -155,13 +156,26 @@ describe('startStack', () => {
     await expect(startStack({ stateDir, handlers: fakes() })).rejects.toThrow(StackStartError);
   });
 
+});
+
+describe('startStack, stopped', () => {
   it('stops everything, restores the environment and removes its state file', async () => {
-    // Act
-    await stack.stop();
-    // Assess
-    expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(envBefore);
-    expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
-    await expect(fetch(stack.endpoints.api)).rejects.toThrow();
+    // Prepare
+    const envBefore = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-stack-'));
+    const noop = async () => ({ batchItemFailures: [] });
+    const stack = await startStack({ stateDir, handlers: { transform: noop, load: noop, merge: async () => ({}) } });
+    try {
+      // Act
+      await stack.stop();
+      // Assess
+      expect(process.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(envBefore);
+      expect(existsSync(path.join(stateDir, 'stack.json'))).toBe(false);
+      await expect(fetch(stack.endpoints.api)).rejects.toThrow();
+    } finally {
+      await stack.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { buildChangeRecord } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { claims } from '@claims-cdc/shared/test-support/factories';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { Context } from 'aws-lambda';
@@ -25,7 +25,7 @@ import { stackWarehouse } from '../src/inspect/stack-warehouse';
 import { loadStackConfig, type HandlerRef } from '../src/stack/local-config';
 import { startStack, type RunningStack } from '../src/stack/start-stack';
 import { run } from '../src/cli/main';
-import { registerCliControls } from '../src/cli/stack-controls';
+import { registerCliControls } from '../src/inspect/stack-controls';
 import { startLivePage, type LivePage } from '../src/live-page';
 import { waitUntil } from './support/wait';
 

@@ -2,7 +2,8 @@
  * The comparison behind `claims-cdc verify`, against a real DuckDB destination: values come back in the
  * warehouse's types (DOUBLE, BIGINT, TIMESTAMP as text), so the normalization is tested on what it really meets.
  */
-import { buildChangeRecord, type Claim, toChangeEvent, toClaimRow, type WireItem } from '@claims-cdc/shared';
+import { type Claim, toChangeEvent, toClaimRow, type WireItem } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { claims, row, TABLE_NAME } from '@claims-cdc/shared/test-support/factories';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { canonical, COMPARED_COLUMNS, destinationQuery, diffRows } from '../src/inspect/verify-diff';

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { PutItemCommand, DeleteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { buildChangeRecord } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { TABLES } from '@claims-cdc/shared/warehouse/tables';
 import { claims } from '@claims-cdc/shared/test-support/factories';

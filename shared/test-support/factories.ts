@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KinesisStreamEvent, KinesisStreamRecord, SQSEvent, SQSRecord } from 'aws-lambda';
-import { buildChangeRecord, marshallImage, type WireItem } from '../src/domain/change-record';
+import type { WireItem } from '../src/domain/change-record';
+import { buildChangeRecord, marshallImage } from './change-records';
 import type { ChangeEvent, EventName } from '../src/domain/change-event';
 import type { Claim, ClaimStatus } from '../src/domain/claim';
 import type { ClaimRow } from '../src/domain/columns';
@@ -41,6 +42,12 @@ export interface Op {
 
 /** Deterministic claims. */
 export const claims = (count: number, seed = 7): Claim[] => generateClaims(count, seed);
+
+/**
+ * A copy of `claim` with attributes replaced or added, including values the claim schema rejects (a string total, an
+ * attribute the registry does not know): typed as a Claim so the factories build its record the normal way.
+ */
+export const alteredClaim = (claim: Claim | undefined, changes: Readonly<Record<string, unknown>>): Claim => ({ ...claim, ...changes }) as Claim;
 
 /** A copy of `claim` with another status. */
 export const withStatus = (claim: Claim, status: ClaimStatus): Claim => ({ ...claim, claim_status: status });

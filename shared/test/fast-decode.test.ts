@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { RecordRejectedError } from '../src/domain/errors';
 import { fastRowJson } from '../src/domain/fast-decode';
 import { kinesisRowJson, referenceRowJson } from '../src/domain/kinesis-row';
-import { changeRecord, claims, millisecondRecord, wire } from '../test-support/factories';
+import { alteredClaim, changeRecord, claims, millisecondRecord, wire } from '../test-support/factories';
 
 type Json = Record<string, unknown>;
 
@@ -27,9 +27,9 @@ const fixtureRecords = (JSON.parse(readFileSync(FIXTURE, 'utf8')) as { Records: 
 
 /** A claim image carrying every DynamoDB type beside the claim's own attributes (as in real-records.test.ts). */
 const everyType = (): Json => {
-  const record = changeRecord({ eventName: 'INSERT', claim: sample[1] as never, micros: T }) as { dynamodb: Json };
+  const record = changeRecord({ eventName: 'INSERT', claim: sample[1]!, micros: T }) as { dynamodb: Json };
   record.dynamodb.NewImage = {
-    ...(wire(sample[1] as never) as Json),
+    ...(wire(sample[1]!) as Json),
     ledger_ref: { N: N38 },
     rate: { N: '0.12345678901234567890123456789012345678' },
     tiny: { N: '1E-130' },
@@ -51,8 +51,8 @@ const ordinary: Json[] = [
   ...sample.slice(0, 4).map((claim, i) => changeRecord({ eventName: 'INSERT', claim, micros: T + i })),
   ...sample.slice(4, 8).map((claim, i) => changeRecord({ eventName: 'MODIFY', claim, micros: T + i }, sample[(i + 1) % 4])),
   ...sample.slice(8, 10).map((claim, i) => changeRecord({ eventName: 'REMOVE', claim, micros: T + i })),
-  millisecondRecord({ eventName: 'MODIFY', claim: sample[10] as never, micros: T }),
-  { ...changeRecord({ eventName: 'INSERT', claim: { ...(sample[11] as object), adjuster_notes: 'call "back" \u00e9\u2028 later', scores: [1, 2.5, -3] } as never, micros: T }) },
+  millisecondRecord({ eventName: 'MODIFY', claim: sample[10]!, micros: T }),
+  { ...changeRecord({ eventName: 'INSERT', claim: alteredClaim(sample[11], { adjuster_notes: 'call "back" \u00e9\u2028 later', scores: [1, 2.5, -3] }), micros: T }) },
 ];
 /** Records the mutations start from: the ordinary ones, real odd ones, and a real stream's (not a claim). */
 const bases: Json[] = [...ordinary, everyType(), ...fixtureRecords];
@@ -271,7 +271,7 @@ describe('the fast decode path', () => {
 
   it('hands back a REMOVE whose row is too large with its old image, so the delete travels without it', () => {
     // Prepare
-    const huge = changeRecord({ eventName: 'REMOVE', claim: { ...(sample[3] as object), adjuster_notes: 'x'.repeat(300_000) } as never, micros: T });
+    const huge = changeRecord({ eventName: 'REMOVE', claim: alteredClaim(sample[3], { adjuster_notes: 'x'.repeat(300_000) }), micros: T });
     const data = encode(huge);
     // Act
     const fast = fastRowJson(data, '1', { nowMs: NOW, maxMessageBytes: MAX });
@@ -283,7 +283,7 @@ describe('the fast decode path', () => {
 
   it('rejects an INSERT whose row cannot fit in a queue message as too-large, whichever path wrote it', () => {
     // Prepare
-    const huge = changeRecord({ eventName: 'INSERT', claim: { ...(sample[2] as object), adjuster_notes: 'x'.repeat(300_000) } as never, micros: T });
+    const huge = changeRecord({ eventName: 'INSERT', claim: alteredClaim(sample[2], { adjuster_notes: 'x'.repeat(300_000) }), micros: T });
     const data = encode(huge);
     // Act
     const fast = fastRowJson(data, '1', { nowMs: NOW, maxMessageBytes: MAX });

@@ -7,7 +7,7 @@
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type BackfillCheckpoint, CheckpointFile, newCheckpoint, readCheckpoint } from './checkpoint';
-import { AdaptiveRateLimiter } from './rate-limiter';
+import { AdaptiveRateLimiter } from '@claims-cdc/shared/backfill/rate-limiter';
 import { scanSegment } from './scan-segment';
 
 /** What a backfill needs. */

@@ -4,7 +4,8 @@
  * calendar date, an out-of-range integer, a mislabelled timestamp precision, a malformed number), built with the
  * shared record builder so everything but the one defect is in the exact AWS format.
  */
-import { buildChangeRecord, type Claim } from '@claims-cdc/shared';
+import type { Claim } from '@claims-cdc/shared';
+import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import { NumberValue } from './exotic';
 import type { PoisonKind } from './workload';
 

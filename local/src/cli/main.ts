@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { WarehouseError } from '@claims-cdc/shared/warehouse/port';
 import { ConfigurationError } from '@claims-cdc/shared/domain/errors';
-import { CommandError, UsageError } from './errors';
-import { type Io, processIo } from './io';
+import { CommandError, UsageError } from '../console/errors';
+import { type Io, processIo } from '../console/io';
 import { COMMANDS, HELP } from './commands';
 
 /** The umask of the CLI's process: files 0600 and directories 0700. */

@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import type { Io } from '../cli/io';
-import { LiveLine } from '../cli/live-line';
+import type { Io } from '../console/io';
+import { LiveLine } from '../console/live-line';
 import { collectPipelineStatus } from '../inspect/collect-status';
 import { formatStatusLine, type PipelineStatus } from '../inspect/pipeline-status';
 import type { RunningStack } from '../stack/start-stack';
@@ -39,6 +40,6 @@ export async function waitFor(
       line.clear();
       throw new DemoTimeoutError(`timed out after ${seconds(timeoutMs)} waiting for ${what} (${formatStatusLine(status)})`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
 }

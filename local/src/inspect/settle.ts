@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { RunningStack } from '../stack/start-stack';
 import { collectPipelineStatus } from './collect-status';
@@ -27,6 +28,6 @@ export async function waitUntilSettled(
     quietSince = isQuiet(status) ? (quietSince ?? status.takenAt) : undefined;
     if (quietSince !== undefined && status.takenAt - quietSince >= QUIET_FOR_MS) return { settled: true, status };
     if (Date.now() >= deadline) return { settled: false, status };
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await sleep(POLL_MS);
   }
 }

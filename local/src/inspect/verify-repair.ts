@@ -9,7 +9,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { WireItem } from '@claims-cdc/shared';
 import { DEFAULT_SKEW_MARGIN_MS, type SnapshotRead } from '@claims-cdc/shared/domain/snapshot';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import { sendSnapshots, type SnapshotSubject } from '../backfill/snapshot-sender';
+import { sendSnapshots, type SnapshotSubject } from '@claims-cdc/shared/backfill/snapshot-sender';
 import type { RunningStack } from '../stack/start-stack';
 import { verifyStack, type VerifyResult } from './verify';
 

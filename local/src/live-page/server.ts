@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../stack/listen';
 import { pageHtml } from './page-html';
 
 /** What the live page server serves, and where. */
@@ -86,11 +86,7 @@ export async function startLivePageServer(options: LivePageServerOptions): Promi
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port ?? 0);
   let stopped: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}/`,

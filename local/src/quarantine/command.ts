@@ -5,10 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from '../cli/args';
-import { CommandError, UsageError } from '../cli/errors';
-import type { Io } from '../cli/io';
+import { parse } from '../console/args';
+import { CommandError, UsageError } from '../console/errors';
+import type { Io } from '../console/io';
 import { callStackControl, readStackInfo, StackControlError, type StackInfo } from '../stack/stack-client';
+import { awsStageOf, onAwsTarget, TARGET_HELP, TARGET_OPTIONS } from '../aws-target/target-option';
 import type { RedriveReply } from './attach';
 import { QUARANTINE_CONTROL } from './attach';
 import { decodedPayload } from './identity';
@@ -30,6 +31,10 @@ Records the pipeline could not process are quarantined with their reason and raw
   --force   re-drive even when the entry was already re-driven, or when FIXED.json is for another claim or
             event (or the quarantined record names none); the pipeline's own checks of FIXED.json still run
   --state-dir DIR   the stack's state directory (default .claims-cdc)
+${TARGET_HELP}
+            the stage's quarantine queue is read in place (received, then made visible again: nothing is
+            deleted); SQS returns samples, so a read of a large queue may miss some (it says so). redrive
+            deletes the entry's messages once the fixed record is sent.
   ID may be a unique prefix of the id shown by list.`;
 
 /** Printed (to stderr) before a payload. */
@@ -41,7 +46,7 @@ export const PHI_WARNING =
 export const quarantineCommand = async (args: readonly string[], io: Io): Promise<number> => {
   const { values, positionals } = parse(
     args,
-    { json: { type: 'boolean' }, raw: { type: 'boolean' }, file: { type: 'string' }, force: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    { json: { type: 'boolean' }, raw: { type: 'boolean' }, file: { type: 'string' }, force: { type: 'boolean' }, 'state-dir': { type: 'string' }, ...TARGET_OPTIONS },
     QUARANTINE_HELP,
   );
   if (values.help) {
@@ -51,8 +56,23 @@ export const quarantineCommand = async (args: readonly string[], io: Io): Promis
   const [action, id, ...extra] = positionals;
   if (!action) throw new UsageError(`quarantine needs an action: list, show or redrive\n${QUARANTINE_HELP}`);
   const stateDir = path.resolve(typeof values['state-dir'] === 'string' ? values['state-dir'] : '.claims-cdc');
-  const source = new Source(stateDir);
+  const stage = awsStageOf(values);
+  const act = (source: EntrySource) => runAction(source, { action, id, extra, values }, io);
+  // A deployed stage's quarantine queue stands in for the store (aws-target reads it in place).
+  return stage === undefined ? act(new Source(stateDir)) : onAwsTarget(async (aws) => act(aws.stageQuarantineSource(stage, io.err)));
+};
 
+/** Where the entries are: the local store (through the running stack) or a deployed stage's quarantine queue. */
+type EntrySource = Pick<Source, 'list' | 'get' | 'redrive'>;
+
+interface ActionArgs {
+  action: string;
+  id: string | undefined;
+  extra: string[];
+  values: { json?: boolean | undefined; raw?: boolean | undefined; file?: string | undefined; force?: boolean | undefined };
+}
+
+async function runAction(source: EntrySource, { action, id, extra, values }: ActionArgs, io: Io): Promise<number> {
   if (action === 'list') {
     if (id || extra.length > 0) throw new UsageError(`unexpected argument '${id ?? extra[0]}'`);
     const entries = await source.list();
@@ -76,13 +96,12 @@ export const quarantineCommand = async (args: readonly string[], io: Io): Promis
     if (typeof values.file !== 'string') throw new UsageError('quarantine redrive needs --file FIXED.json (the fixed record)');
     if (!existsSync(values.file)) throw new UsageError(`no such file: ${values.file}`);
     const record = readFileSync(values.file, 'utf8');
-    const stack = source.requireStack('redrive');
-    const reply = await control<RedriveReply>(stack, `${QUARANTINE_CONTROL}/${encodeURIComponent(id)}/redrive`, { record, ...(values.force ? { force: true } : {}) });
+    const reply = await source.redrive(id, record, values.force === true);
     io.out(`${reply.id} re-driven to the ${reply.target === 'stream' ? 'Kinesis stream' : 'load queue'} (${reply.target === 'stream' ? 'sequence number' : 'message id'} ${reply.ref})`);
     return 0;
   }
   throw new UsageError(`unknown quarantine action '${action}': use list, show or redrive`);
-};
+}
 
 /** The entries, from the running stack when there is one, else from the store file. */
 class Source {
@@ -93,6 +112,12 @@ class Source {
     const info = readStackInfo(this.stateDir);
     if (!info) throw new CommandError(`${what} needs the running stack, and none is running for ${this.stateDir} (start it with claims-cdc up)`);
     return info;
+  }
+
+  /** Re-drives through the running stack, which owns the stream, the queues and the store. */
+  async redrive(id: string, record: string, force: boolean): Promise<RedriveReply> {
+    const stack = this.requireStack('redrive');
+    return control<RedriveReply>(stack, `${QUARANTINE_CONTROL}/${encodeURIComponent(id)}/redrive`, { record, ...(force ? { force: true } : {}) });
   }
 
   async list(): Promise<QuarantineEntry[]> {

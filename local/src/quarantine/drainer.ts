@@ -3,6 +3,7 @@
  * is deleted only after its line is on disk, so a crash in between writes it twice (the store's fold dedupes) and
  * never loses it. A message that is not in the quarantine format is kept as an `unreadable` entry, not dropped.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { QuarantineMessageSchema } from '@claims-cdc/shared';
 import type { QuarantineStore, StoreLine } from './store';
@@ -71,7 +72,7 @@ export function startQuarantineDrainer(options: QuarantineDrainerOptions): Quara
       } catch (error) {
         if (abort.signal.aborted) return;
         counters.lastError = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : 'non-Error thrown';
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
     }
   })();

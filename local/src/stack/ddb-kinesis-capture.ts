@@ -15,15 +15,16 @@
  * and a start replays what was open before it serves.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { buildWireChangeRecord } from '@claims-cdc/shared';
+import { listenOnLoopback } from './listen';
 import { DynamoWire, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
 import { CaptureJournal, type JournaledRecord } from './capture-journal';
 import { KeyLock } from './key-lock';
 import { KinesisOutbox, type OutboxStats } from './kinesis-outbox';
+import { type BackoffPolicy, retrying } from './backoff';
 import { itemIdentity, partitionKeyOfIdentity } from './partition-key';
 
 /** The record format lives in the shared core (one place); re-exported for the stack's users. */
@@ -106,260 +107,313 @@ interface Target {
   lockKey: string;
 }
 
-/** Reads of a new image per write before the write is failed; the waits between them grow by READ_BACKOFF_MS. */
+/** Reads of a new image per write before the write is failed, and the waits between them. */
 const READ_ATTEMPTS = 5;
-const READ_BACKOFF_MS = 20;
+const READ_BACKOFF: BackoffPolicy = { baseMs: 20, maxMs: 160 };
+
+/** A read of new images, retried by the local backoff policy. */
+const withRetries = <T>(fn: () => Promise<T>): Promise<T> => retrying(fn, READ_ATTEMPTS, READ_BACKOFF);
 /** First and longest wait between background attempts at the pending changes. */
 const PENDING_RETRY_MS = { first: 100, max: 5_000 };
 
+/** What every part of one running capture shares. */
+interface Capture {
+  readonly options: DdbKinesisCaptureOptions;
+  readonly upstream: URL;
+  readonly wire: DynamoWire;
+  readonly forwardAgent: http.Agent;
+  readonly journal: CaptureJournal | undefined;
+  readonly outbox: KinesisOutbox;
+  readonly locks: KeyLock;
+  readonly clock: MonotonicMicros;
+  readonly pending: PendingChanges;
+  readonly counters: { requests: number; acceptedWrites: number; recordsCaptured: number; captureErrors: number };
+  /** Requests being served, and who waits for the last of them to finish. */
+  inFlight: number;
+  idle: (() => void) | undefined;
+  /** Set by `kill`: every later step of a request in progress fails, as in a crashed process. */
+  killed: boolean;
+}
+
 /** Starts the capture proxy on 127.0.0.1. */
 export async function startDdbKinesisCapture(options: DdbKinesisCaptureOptions): Promise<DdbKinesisCapture> {
-  const upstream = new URL(options.dynamodbEndpoint);
   const wire = new DynamoWire(options.dynamodbEndpoint, options.region);
-  const forwardAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const journal = options.journalFile ? new CaptureJournal(options.journalFile) : undefined;
-  const outbox = new KinesisOutbox(options.kinesis, {
-    ...(journal ? { onDelivered: (records) => journal.acknowledge(records.flatMap((r) => (r.journalId === undefined ? [] : [r.journalId]))) } : {}),
-  });
   const locks = new KeyLock();
-  const clock = new MonotonicMicros();
-  const counters = { requests: 0, acceptedWrites: 0, recordsCaptured: 0, captureErrors: 0 };
-  const pending = new PendingChanges(
+  const c: Capture = {
+    options,
+    upstream: new URL(options.dynamodbEndpoint),
+    wire,
+    forwardAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    journal,
+    outbox: new KinesisOutbox(options.kinesis, {
+      ...(journal ? { onDelivered: (records) => journal.acknowledge(records.flatMap((r) => (r.journalId === undefined ? [] : [r.journalId]))) } : {}),
+    }),
     locks,
-    (target) => withRetries(() => wire.getItem(target.table, target.key)),
-    (target, oldImage, newImage, intentId) => emit(target, oldImage, newImage, intentId),
-  );
-  let inFlight = 0;
-  let idle: (() => void) | undefined;
-  let killed = false;
-
-  const forward = (req: http.IncomingMessage, body: Buffer) => {
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
-    return postRaw(upstream, forwardAgent, body, headers, req.url ?? '/');
+    clock: new MonotonicMicros(),
+    pending: new PendingChanges(
+      locks,
+      (target) => withRetries(() => wire.getItem(target.table, target.key)),
+      (target, oldImage, newImage, intentId) => emitAll(c, [{ target, oldImage, newImage, intentId }]),
+    ),
+    counters: { requests: 0, acceptedWrites: 0, recordsCaptured: 0, captureErrors: 0 },
+    inFlight: 0,
+    idle: undefined,
+    killed: false,
   };
-
-  /** Resolves what a write touches on captured tables; undefined when it touches none or cannot be parsed. */
-  const targetsOf = async (operation: string, body: Buffer): Promise<Target[] | undefined> => {
-    let request: Record<string, unknown>;
-    try {
-      request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return undefined; // The emulator will reject it; nothing to capture.
-    }
-    const raw: { table: string; key?: WireItem; item?: WireItem }[] = [];
-    if (operation === 'PutItem') raw.push({ table: String(request.TableName), item: request.Item as WireItem });
-    if (operation === 'UpdateItem' || operation === 'DeleteItem') raw.push({ table: String(request.TableName), key: request.Key as WireItem });
-    if (operation === 'BatchWriteItem') {
-      for (const [table, requests] of Object.entries((request.RequestItems ?? {}) as Record<string, unknown[]>)) {
-        for (const r of requests as { PutRequest?: { Item: WireItem }; DeleteRequest?: { Key: WireItem } }[]) {
-          if (r.PutRequest) raw.push({ table, item: r.PutRequest.Item });
-          if (r.DeleteRequest) raw.push({ table, key: r.DeleteRequest.Key });
-        }
-      }
-    }
-    if (operation === 'TransactWriteItems') {
-      type Entry = { TableName: string; Item?: WireItem; Key?: WireItem };
-      for (const t of (request.TransactItems ?? []) as { Put?: Entry; Update?: Entry; Delete?: Entry }[]) {
-        const entry = t.Put ?? t.Update ?? t.Delete; // ConditionCheck writes nothing.
-        if (entry) raw.push({ table: entry.TableName, key: entry.Key, item: entry.Item });
-      }
-    }
-    const captured = raw.filter((r) => r.table in options.destinations && (r.key || r.item));
-    if (captured.length === 0) return undefined;
-    const targets = new Map<string, Target>();
-    for (const r of captured) {
-      let key = r.key;
-      if (!key) {
-        try {
-          key = keyOf(r.item!, await wire.keyAttributes(r.table));
-        } catch {
-          return undefined; // Unknown table: the emulator answers ResourceNotFoundException.
-        }
-      }
-      const lockKey = itemIdentity(r.table, key);
-      targets.set(lockKey, { table: r.table, key, lockKey });
-    }
-    return [...targets.values()];
-  };
-
-  /** The record of one item's change, or none when the item did not change. */
-  const recordOf = (change: Change): JournaledRecordInput | undefined => {
-    const { target, oldImage, newImage } = change;
-    if (sameItem(oldImage, newImage)) return undefined;
-    const keys = target.key;
-    const record = buildWireChangeRecord({
-      awsRegion: options.region,
-      eventName: !oldImage ? 'INSERT' : newImage ? 'MODIFY' : 'REMOVE',
-      tableName: target.table,
-      keys,
-      ...(newImage ? { newImage } : {}),
-      ...(oldImage ? { oldImage } : {}),
-      micros: clock.next(),
-      sizeBytes: itemSizeBytes(keys) + itemSizeBytes(newImage) + itemSizeBytes(oldImage),
-    });
-    return {
-      streamName: options.destinations[target.table]!,
-      // A hash of the key, never the key itself: keys may be meaningful to a reader of the stream's metadata.
-      partitionKey: partitionKeyOfIdentity(target.lockKey),
-      data: JSON.stringify(record),
-    };
-  };
-
-  /**
-   * Emits the changes of one write (none for an item that did not change) and closes their intents in the journal:
-   * one journal entry for the whole write, written before the outbox has its records and before its client is
-   * answered.
-   */
-  const emitAll = (changes: readonly Change[]) => {
-    if (killed) throw new Error('the capture was killed');
-    const intents = changes.flatMap((c) => (c.intentId === undefined ? [] : [c.intentId]));
-    const records = changes.flatMap((c) => recordOf(c) ?? []);
-    counters.recordsCaptured += records.length;
-    const journaled = journal && (intents.length > 0 || records.length > 0) ? journal.commit(intents, records) : undefined;
-    records.forEach((out, i) => outbox.enqueue({ ...out, data: Buffer.from(out.data), ...(journaled ? { journalId: journaled[i]!.id } : {}) }));
-  };
-  const emit = (target: Target, oldImage: WireItem | undefined, newImage: WireItem | undefined, intentId: number | undefined) =>
-    emitAll([{ target, oldImage, newImage, intentId }]);
-
-  /**
-   * A write under the locks of the items it touches: their images before and after, and one record per changed item.
-   *
-   * When the new images cannot be read, the write has already happened in the emulator and cannot be undone. It is
-   * failed to its client with InternalServerError (which DynamoDB documents as "may have succeeded"; SDKs retry it),
-   * never acknowledged: an acknowledged write must have its change captured. The change itself is kept as pending,
-   * with the image before it, and emitted from the next successful read of the item: the client's retry (even when
-   * that retry changes nothing, e.g. an identical PutItem, or fails its condition because the first attempt applied),
-   * any later write of the item, the background retry, flush or stop — whichever comes first. So a retried write
-   * yields exactly one record for the change, and no change is dropped.
-   */
-  const handleWrite = async (req: http.IncomingMessage, body: Buffer, targets: Target[]) =>
-    locks.withKeys(
-      targets.map((t) => t.lockKey),
-      async (): Promise<RawReply> => {
-        if (killed) throw new Error('the capture was killed');
-        const before = await wire.getItems(targets);
-        if (killed) throw new Error('the capture was killed');
-        targets.forEach((t, i) => pending.settle(t, before[i]));
-        const intents = journal?.begin(targets.map((target, i) => ({ target, oldImage: before[i] })));
-        let reply: RawReply;
-        try {
-          if (killed) throw new Error('the capture was killed');
-          reply = await forward(req, body);
-        } catch (error) {
-          // No answer from the emulator: the write may have been applied. Its change is settled by a later read.
-          targets.forEach((t, i) => pending.add(t, before[i], intents?.[i]));
-          throw error;
-        }
-        if (killed) throw new Error('the capture was killed');
-        if (reply.statusCode !== 200) {
-          if (intents) journal!.commit(intents, []);
-          return reply;
-        }
-        counters.acceptedWrites += 1;
-        let after: (WireItem | undefined)[];
-        try {
-          after = await withRetries(() => wire.getItems(targets));
-        } catch (error) {
-          counters.captureErrors += 1;
-          targets.forEach((t, i) => pending.add(t, before[i], intents?.[i]));
-          return internalServerError(`the write was applied but its change could not be captured yet (${(error as Error).message}); retry it`);
-        }
-        emitAll(targets.map((target, i) => ({ target, oldImage: before[i], newImage: after[i], intentId: intents?.[i] })));
-        return reply;
-      },
-    );
-
-  // What an earlier run left between DynamoDB and Kinesis, before anyone can write: its records first, in their order,
-  // then the writes whose change was not known (nothing else writes their items until the proxy listens).
-  const recovered = { records: journal?.recovered.records.length ?? 0, changes: journal?.recovered.intents.length ?? 0 };
-  for (const r of journal?.recovered.records ?? []) {
-    outbox.enqueue({ streamName: r.streamName, partitionKey: r.partitionKey, data: Buffer.from(r.data), journalId: r.id });
-  }
-  for (const intent of journal?.recovered.intents ?? []) pending.add(intent.target, intent.oldImage, intent.id);
-  // One that cannot be read yet stays pending: retried in the background, settled at the latest by flush or stop.
-  if (recovered.changes > 0) await pending.settleAll().catch(() => undefined);
-
-  const server = http.createServer((req, res) => {
-    inFlight += 1;
-    const done = () => {
-      inFlight -= 1;
-      if (inFlight === 0) idle?.();
-    };
-    readBody(req, MAX_BODY_BYTES)
-      .then(async (body) => {
-        counters.requests += 1;
-        const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-        const targets = WRITE_OPERATIONS.has(operation) ? await targetsOf(operation, body) : undefined;
-        const reply = targets ? await handleWrite(req, body, targets) : await forward(req, body);
-        if (SCHEMA_OPERATIONS.has(operation)) {
-          const table = tableNameOf(body);
-          if (table) wire.forgetTable(table);
-        }
-        const headers: http.OutgoingHttpHeaders = {};
-        for (const [name, value] of Object.entries(reply.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
-        headers['content-length'] = reply.body.length;
-        res.writeHead(reply.statusCode, headers);
-        res.end(reply.body);
-      })
-      .catch((error: Error) => {
-        if (res.headersSent) return res.destroy();
-        const reply = internalServerError(error.message);
-        res.writeHead(reply.statusCode, reply.headers);
-        res.end(reply.body);
-      })
-      .finally(done);
-  });
+  const recovered = await recover(c);
+  const server = http.createServer((req, res) => serve(c, req, res));
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
+  const port = await listenOnLoopback(server, options.port ?? 0);
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    stats: () => ({ ...counters, pendingChanges: pending.size, recovered, outbox: outbox.stats }),
+    stats: () => ({ ...c.counters, pendingChanges: c.pending.size, recovered, outbox: c.outbox.stats }),
     async flush() {
-      await pending.settleAll();
-      await outbox.flush();
+      await c.pending.settleAll();
+      await c.outbox.flush();
     },
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
-      server.closeAllConnections();
-      await closed;
-      await pending.stopRetrying();
-      // The last chance for a pending change: if its item still cannot be read, stopping says so instead of hiding it.
-      const unsettled = await pending.settleAll().then(
-        () => undefined,
-        (error: Error) => new Error(`the capture stopped with ${pending.size} change(s) it could not read from DynamoDB: ${error.message}`),
-      );
-      try {
-        await outbox.close();
-      } finally {
-        // Records the outbox could not deliver stay in the journal: the next start puts them.
-        journal?.close();
-        forwardAgent.destroy();
-        wire.close();
-      }
-      if (unsettled) throw unsettled;
-    },
-    async kill() {
-      killed = true;
-      outbox.abandon();
-      journal?.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      forwardAgent.destroy();
-      wire.close();
-      void pending.stopRetrying();
-      // The handlers of requests in progress fail at their next step (killed, or the emulator is gone).
-      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
-      await closed;
-    },
+    stop: () => stopCapture(c, server),
+    kill: () => killCapture(c, server),
   };
+}
+
+/**
+ * Puts back what an earlier run left between DynamoDB and Kinesis, before anyone can write: its records first, in
+ * their order, then the writes whose change was not known (nothing else writes their items until the proxy listens).
+ */
+async function recover(c: Capture): Promise<CaptureStats['recovered']> {
+  const { journal } = c;
+  const recovered = { records: journal?.recovered.records.length ?? 0, changes: journal?.recovered.intents.length ?? 0 };
+  for (const r of journal?.recovered.records ?? []) {
+    c.outbox.enqueue({ streamName: r.streamName, partitionKey: r.partitionKey, data: Buffer.from(r.data), journalId: r.id });
+  }
+  for (const intent of journal?.recovered.intents ?? []) c.pending.add(intent.target, intent.oldImage, intent.id);
+  // One that cannot be read yet stays pending: retried in the background, settled at the latest by flush or stop.
+  if (recovered.changes > 0) await c.pending.settleAll().catch(() => undefined);
+  return recovered;
+}
+
+/** Serves one request: a write to a captured table under its items' locks, anything else forwarded as it is. */
+function serve(c: Capture, req: http.IncomingMessage, res: http.ServerResponse): void {
+  c.inFlight += 1;
+  const done = () => {
+    c.inFlight -= 1;
+    if (c.inFlight === 0) c.idle?.();
+  };
+  readBody(req, MAX_BODY_BYTES)
+    .then(async (body) => {
+      c.counters.requests += 1;
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const targets = WRITE_OPERATIONS.has(operation) ? await targetsOf(c, operation, body) : undefined;
+      const reply = targets ? await handleWrite(c, req, body, targets) : await forward(c, req, body);
+      if (SCHEMA_OPERATIONS.has(operation)) {
+        const table = tableNameOf(body);
+        if (table) c.wire.forgetTable(table);
+      }
+      const headers: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(reply.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
+      headers['content-length'] = reply.body.length;
+      res.writeHead(reply.statusCode, headers);
+      res.end(reply.body);
+    })
+    .catch((error: Error) => {
+      if (res.headersSent) return res.destroy();
+      const reply = internalServerError(error.message);
+      res.writeHead(reply.statusCode, reply.headers);
+      res.end(reply.body);
+    })
+    .finally(done);
+}
+
+/** Sends a request on to the emulator as it came (hop-by-hop headers dropped). */
+function forward(c: Capture, req: http.IncomingMessage, body: Buffer): Promise<RawReply> {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
+  return postRaw(c.upstream, c.forwardAgent, body, headers, req.url ?? '/');
+}
+
+/** The tables and keys or items a write request names (before they are filtered to captured tables). */
+function requestedWrites(operation: string, request: Record<string, unknown>): { table: string; key?: WireItem; item?: WireItem }[] {
+  const raw: { table: string; key?: WireItem; item?: WireItem }[] = [];
+  if (operation === 'PutItem') raw.push({ table: String(request.TableName), item: request.Item as WireItem });
+  if (operation === 'UpdateItem' || operation === 'DeleteItem') raw.push({ table: String(request.TableName), key: request.Key as WireItem });
+  if (operation === 'BatchWriteItem') {
+    for (const [table, requests] of Object.entries((request.RequestItems ?? {}) as Record<string, unknown[]>)) {
+      for (const r of requests as { PutRequest?: { Item: WireItem }; DeleteRequest?: { Key: WireItem } }[]) {
+        if (r.PutRequest) raw.push({ table, item: r.PutRequest.Item });
+        if (r.DeleteRequest) raw.push({ table, key: r.DeleteRequest.Key });
+      }
+    }
+  }
+  if (operation === 'TransactWriteItems') {
+    type Entry = { TableName: string; Item?: WireItem; Key?: WireItem };
+    for (const t of (request.TransactItems ?? []) as { Put?: Entry; Update?: Entry; Delete?: Entry }[]) {
+      const entry = t.Put ?? t.Update ?? t.Delete; // ConditionCheck writes nothing.
+      if (entry) raw.push({ table: entry.TableName, key: entry.Key, item: entry.Item });
+    }
+  }
+  return raw;
+}
+
+/** Resolves what a write touches on captured tables; undefined when it touches none or cannot be parsed. */
+async function targetsOf(c: Capture, operation: string, body: Buffer): Promise<Target[] | undefined> {
+  let request: Record<string, unknown>;
+  try {
+    request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined; // The emulator will reject it; nothing to capture.
+  }
+  const captured = requestedWrites(operation, request).filter((r) => r.table in c.options.destinations && (r.key || r.item));
+  if (captured.length === 0) return undefined;
+  const targets = new Map<string, Target>();
+  for (const r of captured) {
+    let key = r.key;
+    if (!key) {
+      try {
+        key = keyOf(r.item!, await c.wire.keyAttributes(r.table));
+      } catch {
+        return undefined; // Unknown table: the emulator answers ResourceNotFoundException.
+      }
+    }
+    const lockKey = itemIdentity(r.table, key);
+    targets.set(lockKey, { table: r.table, key, lockKey });
+  }
+  return [...targets.values()];
+}
+
+/** The record of one item's change, or none when the item did not change. */
+function recordOf(c: Capture, change: Change): JournaledRecordInput | undefined {
+  const { target, oldImage, newImage } = change;
+  if (sameItem(oldImage, newImage)) return undefined;
+  const keys = target.key;
+  const record = buildWireChangeRecord({
+    awsRegion: c.options.region,
+    eventName: !oldImage ? 'INSERT' : newImage ? 'MODIFY' : 'REMOVE',
+    tableName: target.table,
+    keys,
+    ...(newImage ? { newImage } : {}),
+    ...(oldImage ? { oldImage } : {}),
+    micros: c.clock.next(),
+    sizeBytes: itemSizeBytes(keys) + itemSizeBytes(newImage) + itemSizeBytes(oldImage),
+  });
+  return {
+    streamName: c.options.destinations[target.table]!,
+    // A hash of the key, never the key itself: keys may be meaningful to a reader of the stream's metadata.
+    partitionKey: partitionKeyOfIdentity(target.lockKey),
+    data: JSON.stringify(record),
+  };
+}
+
+/** Fails the current step of a request once the capture was killed. */
+function assertAlive(c: Capture): void {
+  if (c.killed) throw new Error('the capture was killed');
+}
+
+/**
+ * Emits the changes of one write (none for an item that did not change) and closes their intents in the journal:
+ * one journal entry for the whole write, written before the outbox has its records and before its client is
+ * answered.
+ */
+function emitAll(c: Capture, changes: readonly Change[]): void {
+  assertAlive(c);
+  const intents = changes.flatMap((change) => (change.intentId === undefined ? [] : [change.intentId]));
+  const records = changes.flatMap((change) => recordOf(c, change) ?? []);
+  c.counters.recordsCaptured += records.length;
+  const journaled = c.journal && (intents.length > 0 || records.length > 0) ? c.journal.commit(intents, records) : undefined;
+  records.forEach((out, i) => c.outbox.enqueue({ ...out, data: Buffer.from(out.data), ...(journaled ? { journalId: journaled[i]!.id } : {}) }));
+}
+
+/**
+ * A write under the locks of the items it touches: their images before and after, and one record per changed item.
+ *
+ * When the new images cannot be read, the write has already happened in the emulator and cannot be undone. It is
+ * failed to its client with InternalServerError (which DynamoDB documents as "may have succeeded"; SDKs retry it),
+ * never acknowledged: an acknowledged write must have its change captured. The change itself is kept as pending,
+ * with the image before it, and emitted from the next successful read of the item: the client's retry (even when
+ * that retry changes nothing, e.g. an identical PutItem, or fails its condition because the first attempt applied),
+ * any later write of the item, the background retry, flush or stop — whichever comes first. So a retried write
+ * yields exactly one record for the change, and no change is dropped.
+ */
+function handleWrite(c: Capture, req: http.IncomingMessage, body: Buffer, targets: Target[]): Promise<RawReply> {
+  return c.locks.withKeys(
+    targets.map((t) => t.lockKey),
+    async (): Promise<RawReply> => {
+      assertAlive(c);
+      const before = await c.wire.getItems(targets);
+      assertAlive(c);
+      targets.forEach((t, i) => c.pending.settle(t, before[i]));
+      const intents = c.journal?.begin(targets.map((target, i) => ({ target, oldImage: before[i] })));
+      let reply: RawReply;
+      try {
+        assertAlive(c);
+        reply = await forward(c, req, body);
+      } catch (error) {
+        // No answer from the emulator: the write may have been applied. Its change is settled by a later read.
+        targets.forEach((t, i) => c.pending.add(t, before[i], intents?.[i]));
+        throw error;
+      }
+      assertAlive(c);
+      if (reply.statusCode !== 200) {
+        if (intents) c.journal!.commit(intents, []);
+        return reply;
+      }
+      c.counters.acceptedWrites += 1;
+      let after: (WireItem | undefined)[];
+      try {
+        after = await withRetries(() => c.wire.getItems(targets));
+      } catch (error) {
+        c.counters.captureErrors += 1;
+        targets.forEach((t, i) => c.pending.add(t, before[i], intents?.[i]));
+        return internalServerError(`the write was applied but its change could not be captured yet (${(error as Error).message}); retry it`);
+      }
+      emitAll(c, targets.map((target, i) => ({ target, oldImage: before[i], newImage: after[i], intentId: intents?.[i] })));
+      return reply;
+    },
+  );
+}
+
+/** Waits until no request is being served. */
+async function requestsDone(c: Capture): Promise<void> {
+  if (c.inFlight > 0) await new Promise<void>((resolve) => (c.idle = resolve));
+}
+
+/** Stops cleanly: requests in progress finish, pending changes get a last read, the outbox delivers what it holds. */
+async function stopCapture(c: Capture, server: http.Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await requestsDone(c);
+  server.closeAllConnections();
+  await closed;
+  await c.pending.stopRetrying();
+  // The last chance for a pending change: if its item still cannot be read, stopping says so instead of hiding it.
+  const unsettled = await c.pending.settleAll().then(
+    () => undefined,
+    (error: Error) => new Error(`the capture stopped with ${c.pending.size} change(s) it could not read from DynamoDB: ${error.message}`),
+  );
+  try {
+    await c.outbox.close();
+  } finally {
+    // Records the outbox could not deliver stay in the journal: the next start puts them.
+    c.journal?.close();
+    c.forwardAgent.destroy();
+    c.wire.close();
+  }
+  if (unsettled) throw unsettled;
+}
+
+/** Dies as a crashed process would: nothing more is delivered or journaled; the journal keeps what it had. */
+async function killCapture(c: Capture, server: http.Server): Promise<void> {
+  c.killed = true;
+  c.outbox.abandon();
+  c.journal?.close();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  c.forwardAgent.destroy();
+  c.wire.close();
+  void c.pending.stopRetrying();
+  // The handlers of requests in progress fail at their next step (killed, or the emulator is gone).
+  await requestsDone(c);
+  await closed;
 }
 
 /**
@@ -470,16 +524,4 @@ type RawReply = Awaited<ReturnType<typeof postRaw>>;
 function internalServerError(message: string): RawReply {
   const body = Buffer.from(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `capture proxy: ${message}` }));
   return { statusCode: 500, headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(body.length) }, body };
-}
-
-/** Runs `fn` up to READ_ATTEMPTS times, waiting a little longer after each failure. */
-async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (attempt >= READ_ATTEMPTS) throw error;
-      await sleep(READ_BACKOFF_MS * attempt);
-    }
-  }
 }

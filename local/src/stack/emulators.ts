@@ -9,10 +9,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import { listenOnLoopback } from './listen';
 import { startHttp2Bridge } from './kinesis-http2-bridge';
 import { PERSISTED, privateTree } from './persistence';
 
@@ -136,7 +136,7 @@ interface LevelDbServer {
 
 /** Serves an emulator on 127.0.0.1; its store is kept private (0700/0600) while it runs and once it stops. */
 async function serveLevelDb(server: http.Server, dir: string | undefined, port: number | undefined): Promise<LevelDbServer & { port: number }> {
-  const listening = await listen(server, port);
+  const listening = await listenOnLoopback(server, port);
   const requests = trackRequests(server);
   return {
     port: listening,
@@ -188,13 +188,6 @@ export async function startKinesalite(
       await Promise.allSettled([server.kill(), bridge.close()]);
     },
   };
-}
-
-function listen(server: http.Server, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
 }
 
 /** Closes a dynalite/kinesalite server: both wrap close() to also close their store. */

@@ -6,6 +6,7 @@
  * only successes leave the queue: a failed record stays ahead of its successors and is retried until it lands.
  */
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { backoffMs } from './backoff';
 
 /** A record waiting to be put. */
 export interface OutboxRecord {
@@ -139,7 +140,7 @@ export class KinesisOutbox {
         } else {
           attempt += 1;
           this.counters.retries += 1;
-          await this.backoff(Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(attempt, 10)));
+          await this.backoff(backoffMs(attempt + 1, { baseMs: this.retryBaseMs, maxMs: this.retryMaxMs }));
         }
       }
     } finally {

@@ -23,7 +23,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { KinesisMappingConfig } from './local-config';
 import type { CheckpointStore } from './persistence';
-import { createLambdaContext, describeError, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters } from './lambda-runtime';
+import { createLambdaContext, describeError, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters, pollerStopAndKill, type PollerRun } from './lambda-runtime';
 
 /** The transform handler's contract. */
 export type KinesisHandler = LambdaHandler<KinesisStreamEvent, KinesisStreamBatchResponse | void | undefined>;
@@ -108,278 +108,284 @@ const READ_AHEAD_MIN = 1_000;
 
 type Outcome = { kind: 'success' } | { kind: 'partial'; firstFailed: number; failed: number } | { kind: 'error'; message: string };
 
+/** What every part of one poller shares: its options, its stop signal, its counters and whether it was killed. */
+interface Poller extends PollerRun {
+  readonly options: KinesisPollerOptions;
+  readonly counters: ReturnType<typeof newCounters>;
+}
+
+const newCounters = () => ({
+  invocations: 0,
+  records: 0,
+  failures: 0,
+  batchItemFailures: 0,
+  discardedBatches: 0,
+  discardedRecords: 0,
+  fetchedRecords: 0,
+  inFlightInvocations: 0,
+  inFlightRecords: 0,
+  lastError: undefined as string | undefined,
+});
+
 /** Starts one loop per shard. */
 export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller {
-  const abort = new AbortController();
-  let killed = false;
-  const counters = {
-    invocations: 0,
-    records: 0,
-    failures: 0,
-    batchItemFailures: 0,
-    discardedBatches: 0,
-    discardedRecords: 0,
-    fetchedRecords: 0,
-    inFlightInvocations: 0,
-    inFlightRecords: 0,
-    lastError: undefined as string | undefined,
-  };
+  const p: Poller = { options, abort: new AbortController(), counters: newCounters(), killed: false };
   const shardStates = new Map<string, ShardState>();
   const loops = options.shardIds.map((shardId) => {
     const stored = options.checkpoints?.get(shardId);
     const state: ShardState = { shardId, pending: [], ...(stored ? { checkpoint: stored, lastFetched: stored } : {}) };
     shardStates.set(shardId, state);
-    return runShard(shardId, state).catch((error: unknown) => {
-      counters.lastError = `shard ${shardId} stopped: ${describeError(error)}`;
+    return runShard(p, shardId, state).catch((error: unknown) => {
+      p.counters.lastError = `shard ${shardId} stopped: ${describeError(error)}`;
     });
   });
-
-  async function runShard(shardId: string, state: ShardState): Promise<void> {
-    const { mapping } = options;
-    const reader = shardReader(shardId, state, await getIterator(shardId, state));
-    let attempts = 0;
-    // After a bisect, batches stay at the split size until every record of the batch that failed is done.
-    let limit = mapping.batchSize;
-    let splitRemaining = 0;
-    let readSince: number | undefined;
-    const consumed = (count: number) => {
-      checkpoint(state, count);
-      splitRemaining = Math.max(0, splitRemaining - count);
-      if (splitRemaining === 0) limit = mapping.batchSize;
-    };
-
-    try {
-      while (!abort.signal.aborted) {
-        // Reading runs ahead of the handler: the next records arrive while this batch is being processed.
-        reader.readAhead();
-        if (state.pending.length < mapping.batchSize && reader.reading) await reader.reading;
-        if (abort.signal.aborted) break;
-        if (state.pending.length === 0) {
-          readSince = undefined;
-          if (reader.closed) return; // Shard closed and fully processed.
-          await sleep(mapping.idlePollMs, abort.signal);
-          continue;
-        }
-        readSince ??= Date.now();
-        const windowOpen = Date.now() - readSince < mapping.batchingWindowMs;
-        if (state.pending.length < mapping.batchSize && windowOpen && !reader.closed) {
-          await sleep(Math.min(mapping.idlePollMs, mapping.batchingWindowMs), abort.signal);
-          continue;
-        }
-
-        const batch = state.pending.slice(0, Math.min(limit, splitRemaining || mapping.batchSize));
-        reader.readAhead();
-        const outcome = await invoke(shardId, batch);
-        if (killed) return; // Dead: the outcome is lost with the process.
-        if (outcome.kind === 'success') {
-          consumed(batch.length);
-          attempts = 0;
-          readSince = undefined;
-          continue;
-        }
-        counters.failures += 1;
-        if (outcome.kind === 'partial' && outcome.firstFailed > 0) {
-          // Everything before the lowest failed record is done; the failed record has used its first attempt.
-          consumed(outcome.firstFailed);
-          attempts = 1;
-          continue;
-        }
-        if (outcome.kind === 'error' && mapping.bisectBatchOnFunctionError && batch.length > 1) {
-          if (splitRemaining === 0) splitRemaining = batch.length;
-          limit = Math.ceil(batch.length / 2);
-          continue;
-        }
-        attempts += 1;
-        if (attempts > mapping.maxRetryAttempts) {
-          const sent = await sendToOnFailure(shardId, batch, attempts, outcome);
-          if (!sent) continue; // Not checkpointed: retried after the destination recovers.
-          consumed(batch.length);
-          counters.discardedBatches += 1;
-          counters.discardedRecords += batch.length;
-          attempts = 0;
-        }
-      }
-    } finally {
-      // Nothing of this shard acts after stop or kill resolves.
-      await reader.reading;
-    }
-  }
-
-  /**
-   * Reads a shard into `state.pending`, one GetRecords at a time, ahead of the handler: up to READ_AHEAD_BATCHES
-   * batches (at least READ_AHEAD_MIN records) are buffered, in sequence order. A read never rejects: a failure is
-   * counted and waited out, an expired iterator is renewed after the last record fetched.
-   */
-  function shardReader(shardId: string, state: ShardState, first: string | undefined) {
-    const { mapping } = options;
-    const capacity = Math.min(GET_RECORDS_MAX, Math.max(mapping.batchSize * READ_AHEAD_BATCHES, READ_AHEAD_MIN));
-    let iterator = first;
-    const reader = {
-      reading: undefined as Promise<void> | undefined,
-      /** True once the shard is closed and every record of it has been fetched. */
-      get closed(): boolean {
-        return iterator === undefined && reader.reading === undefined;
-      },
-      readAhead(): void {
-        if (reader.reading || !iterator || abort.signal.aborted || state.pending.length >= capacity) return;
-        reader.reading = read(capacity - state.pending.length).finally(() => (reader.reading = undefined));
-      },
-    };
-    async function read(limit: number): Promise<void> {
-      try {
-        const reply = await options.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal: abort.signal });
-        iterator = reply.NextShardIterator;
-        state.millisBehindLatest = reply.MillisBehindLatest;
-        counters.fetchedRecords += reply.Records?.length ?? 0;
-        for (const record of reply.Records ?? []) {
-          state.pending.push(record);
-          state.lastFetched = record.SequenceNumber;
-        }
-      } catch (error) {
-        if (abort.signal.aborted) return;
-        if (error instanceof ExpiredIteratorException) {
-          iterator = await getIterator(shardId, state).catch(() => iterator);
-          return;
-        }
-        counters.lastError = `GetRecords ${shardId}: ${describeError(error)}`;
-        await sleep(mapping.idlePollMs * 5, abort.signal);
-      }
-    }
-    return reader;
-  }
-
-  async function getIterator(shardId: string, state: ShardState): Promise<string | undefined> {
-    const after = state.lastFetched;
-    const reply = await options.kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: options.streamName,
-        ShardId: shardId,
-        ...(after
-          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
-          : { ShardIteratorType: options.mapping.startingPosition }),
-      }),
-    );
-    return reply.ShardIterator;
-  }
-
-  function checkpoint(state: ShardState, count: number): void {
-    const done = state.pending.splice(0, count);
-    state.checkpoint = done[done.length - 1]?.SequenceNumber ?? state.checkpoint;
-    if (!state.checkpoint || !options.checkpoints) return;
-    try {
-      options.checkpoints.set(state.shardId, state.checkpoint);
-    } catch (error) {
-      // Only a later run is affected: it starts at the last checkpoint written and re-processes (at-least-once).
-      counters.lastError = `checkpoint ${state.shardId}: ${describeError(error)}`;
-    }
-  }
-
-  async function invoke(shardId: string, batch: KinesisRecord[]): Promise<Outcome> {
-    const event: KinesisStreamEvent = { Records: batch.map((r) => toLambdaRecord(shardId, r)) };
-    counters.invocations += 1;
-    counters.records += batch.length;
-    let result: KinesisStreamBatchResponse | void | undefined;
-    counters.inFlightInvocations += 1;
-    counters.inFlightRecords += batch.length;
-    try {
-      result = await options.handler(event, createLambdaContext(options.function));
-    } catch (error) {
-      counters.lastError = describeError(error);
-      return { kind: 'error', message: counters.lastError };
-    } finally {
-      counters.inFlightInvocations -= 1;
-      counters.inFlightRecords -= batch.length;
-    }
-    const failures = result?.batchItemFailures ?? [];
-    if (failures.length === 0) return { kind: 'success' };
-    counters.batchItemFailures += failures.length;
-    const positions = failures.map((f) => batch.findIndex((r) => r.SequenceNumber === f.itemIdentifier));
-    if (positions.some((p) => p < 0)) {
-      counters.lastError = 'batchItemFailures named an item that is not in the batch; whole batch failed';
-      return { kind: 'error', message: counters.lastError };
-    }
-    counters.lastError = `${failures.length} record(s) reported failed`;
-    return { kind: 'partial', firstFailed: Math.min(...positions), failed: failures.length };
-  }
-
-  function toLambdaRecord(shardId: string, record: KinesisRecord): KinesisStreamRecord {
-    return {
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: record.PartitionKey!,
-        sequenceNumber: record.SequenceNumber!,
-        data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
-        approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp ?? new Date()).getTime() / 1000,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `${shardId}:${record.SequenceNumber}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: options.roleArn,
-      awsRegion: options.region,
-      eventSourceARN: options.streamArn,
-    };
-  }
-
-  async function sendToOnFailure(shardId: string, batch: KinesisRecord[], attempts: number, outcome: Outcome): Promise<boolean> {
-    if (killed) return false;
-    if (!options.onFailureQueueUrl || !options.sqs) return true;
-    const first = batch[0]!;
-    const last = batch[batch.length - 1]!;
-    const message: KinesisOnFailureRecord = {
-      requestContext: {
-        requestId: createLambdaContext(options.function).awsRequestId,
-        functionArn: options.function.functionArn,
-        condition: 'RetryAttemptsExhausted',
-        approximateInvokeCount: attempts,
-      },
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: outcome.kind === 'error' ? 'Unhandled' : 'PartialBatchFailure' },
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      KinesisBatchInfo: {
-        shardId,
-        startSequenceNumber: first.SequenceNumber!,
-        endSequenceNumber: last.SequenceNumber!,
-        approximateArrivalOfFirstRecord: (first.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
-        approximateArrivalOfLastRecord: (last.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
-        batchSize: batch.length,
-        streamArn: options.streamArn,
-      },
-    };
-    try {
-      await options.sqs.send(new SendMessageCommand({ QueueUrl: options.onFailureQueueUrl, MessageBody: JSON.stringify(message) }));
-      return true;
-    } catch (error) {
-      counters.lastError = `on-failure destination: ${describeError(error)}`;
-      await sleep(options.mapping.idlePollMs * 5, abort.signal);
-      return false;
-    }
-  }
-
   return {
-    counters() {
-      const shards: KinesisPollerCounters['shards'] = {};
-      let pendingRecords = 0;
-      for (const [shardId, state] of shardStates) {
-        shards[shardId] = {
-          checkpoint: state.checkpoint,
-          millisBehindLatest: state.millisBehindLatest,
-          oldestPendingArrivalMs: state.pending[0]?.ApproximateArrivalTimestamp?.getTime(),
-        };
-        pendingRecords += state.pending.length;
+    counters: () => pollerCounters(p, shardStates),
+    ...pollerStopAndKill(p, loops),
+  };
+}
+
+/** The counters and each shard's position, as `KinesisPoller.counters` reports them. */
+function pollerCounters(p: Poller, shardStates: ReadonlyMap<string, ShardState>): KinesisPollerCounters {
+  const shards: KinesisPollerCounters['shards'] = {};
+  let pendingRecords = 0;
+  for (const [shardId, state] of shardStates) {
+    shards[shardId] = {
+      checkpoint: state.checkpoint,
+      millisBehindLatest: state.millisBehindLatest,
+      oldestPendingArrivalMs: state.pending[0]?.ApproximateArrivalTimestamp?.getTime(),
+    };
+    pendingRecords += state.pending.length;
+  }
+  return { ...p.counters, pendingRecords, shards };
+}
+
+/** One shard's loop, as Lambda's event source mapping runs it: batch, window, retries, bisect, on-failure destination. */
+async function runShard(p: Poller, shardId: string, state: ShardState): Promise<void> {
+  const { mapping } = p.options;
+  const reader = shardReader(p, shardId, state, await getIterator(p, shardId, state));
+  let attempts = 0;
+  // After a bisect, batches stay at the split size until every record of the batch that failed is done.
+  let limit = mapping.batchSize;
+  let splitRemaining = 0;
+  let readSince: number | undefined;
+  const consumed = (count: number) => {
+    checkpoint(p, state, count);
+    splitRemaining = Math.max(0, splitRemaining - count);
+    if (splitRemaining === 0) limit = mapping.batchSize;
+  };
+
+  try {
+    while (!p.abort.signal.aborted) {
+      // Reading runs ahead of the handler: the next records arrive while this batch is being processed.
+      reader.readAhead();
+      if (state.pending.length < mapping.batchSize && reader.reading) await reader.reading;
+      if (p.abort.signal.aborted) break;
+      if (state.pending.length === 0) {
+        readSince = undefined;
+        if (reader.closed) return; // Shard closed and fully processed.
+        await sleep(mapping.idlePollMs, p.abort.signal);
+        continue;
       }
-      return { ...counters, pendingRecords, shards };
+      readSince ??= Date.now();
+      const windowOpen = Date.now() - readSince < mapping.batchingWindowMs;
+      if (state.pending.length < mapping.batchSize && windowOpen && !reader.closed) {
+        await sleep(Math.min(mapping.idlePollMs, mapping.batchingWindowMs), p.abort.signal);
+        continue;
+      }
+
+      const batch = state.pending.slice(0, Math.min(limit, splitRemaining || mapping.batchSize));
+      reader.readAhead();
+      const outcome = await invoke(p, shardId, batch);
+      if (p.killed) return; // Dead: the outcome is lost with the process.
+      if (outcome.kind === 'success') {
+        consumed(batch.length);
+        attempts = 0;
+        readSince = undefined;
+        continue;
+      }
+      p.counters.failures += 1;
+      if (outcome.kind === 'partial' && outcome.firstFailed > 0) {
+        // Everything before the lowest failed record is done; the failed record has used its first attempt.
+        consumed(outcome.firstFailed);
+        attempts = 1;
+        continue;
+      }
+      if (outcome.kind === 'error' && mapping.bisectBatchOnFunctionError && batch.length > 1) {
+        if (splitRemaining === 0) splitRemaining = batch.length;
+        limit = Math.ceil(batch.length / 2);
+        continue;
+      }
+      attempts += 1;
+      if (attempts > mapping.maxRetryAttempts) {
+        const sent = await sendToOnFailure(p, shardId, batch, attempts, outcome);
+        if (!sent) continue; // Not checkpointed: retried after the destination recovers.
+        consumed(batch.length);
+        p.counters.discardedBatches += 1;
+        p.counters.discardedRecords += batch.length;
+        attempts = 0;
+      }
+    }
+  } finally {
+    // Nothing of this shard acts after stop or kill resolves.
+    await reader.reading;
+  }
+}
+
+/**
+ * Reads a shard into `state.pending`, one GetRecords at a time, ahead of the handler: up to READ_AHEAD_BATCHES
+ * batches (at least READ_AHEAD_MIN records) are buffered, in sequence order. A read never rejects: a failure is
+ * counted and waited out, an expired iterator is renewed after the last record fetched.
+ */
+function shardReader(p: Poller, shardId: string, state: ShardState, first: string | undefined) {
+  const { mapping } = p.options;
+  const capacity = Math.min(GET_RECORDS_MAX, Math.max(mapping.batchSize * READ_AHEAD_BATCHES, READ_AHEAD_MIN));
+  let iterator = first;
+  const reader = {
+    reading: undefined as Promise<void> | undefined,
+    /** True once the shard is closed and every record of it has been fetched. */
+    get closed(): boolean {
+      return iterator === undefined && reader.reading === undefined;
     },
-    async stop() {
-      abort.abort();
-      await Promise.all(loops);
-    },
-    async kill() {
-      killed = true;
-      abort.abort();
-      await Promise.all(loops);
+    readAhead(): void {
+      if (reader.reading || !iterator || p.abort.signal.aborted || state.pending.length >= capacity) return;
+      reader.reading = read(capacity - state.pending.length).finally(() => (reader.reading = undefined));
     },
   };
+  async function read(limit: number): Promise<void> {
+    try {
+      const reply = await p.options.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal: p.abort.signal });
+      iterator = reply.NextShardIterator;
+      state.millisBehindLatest = reply.MillisBehindLatest;
+      p.counters.fetchedRecords += reply.Records?.length ?? 0;
+      for (const record of reply.Records ?? []) {
+        state.pending.push(record);
+        state.lastFetched = record.SequenceNumber;
+      }
+    } catch (error) {
+      if (p.abort.signal.aborted) return;
+      if (error instanceof ExpiredIteratorException) {
+        iterator = await getIterator(p, shardId, state).catch(() => iterator);
+        return;
+      }
+      p.counters.lastError = `GetRecords ${shardId}: ${describeError(error)}`;
+      await sleep(mapping.idlePollMs * 5, p.abort.signal);
+    }
+  }
+  return reader;
+}
+
+/** An iterator after the last record fetched, or at the mapping's starting position. */
+async function getIterator(p: Poller, shardId: string, state: ShardState): Promise<string | undefined> {
+  const after = state.lastFetched;
+  const reply = await p.options.kinesis.send(
+    new GetShardIteratorCommand({
+      StreamName: p.options.streamName,
+      ShardId: shardId,
+      ...(after
+        ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
+        : { ShardIteratorType: p.options.mapping.startingPosition }),
+    }),
+  );
+  return reply.ShardIterator;
+}
+
+/** Drops the first `count` pending records as done and writes the checkpoint (when the stack persists). */
+function checkpoint(p: Poller, state: ShardState, count: number): void {
+  const done = state.pending.splice(0, count);
+  state.checkpoint = done[done.length - 1]?.SequenceNumber ?? state.checkpoint;
+  if (!state.checkpoint || !p.options.checkpoints) return;
+  try {
+    p.options.checkpoints.set(state.shardId, state.checkpoint);
+  } catch (error) {
+    // Only a later run is affected: it starts at the last checkpoint written and re-processes (at-least-once).
+    p.counters.lastError = `checkpoint ${state.shardId}: ${describeError(error)}`;
+  }
+}
+
+/** Invokes the handler on a batch; what became of it (success, the lowest failed record, or a whole-batch error). */
+async function invoke(p: Poller, shardId: string, batch: KinesisRecord[]): Promise<Outcome> {
+  const event: KinesisStreamEvent = { Records: batch.map((r) => toLambdaRecord(p, shardId, r)) };
+  p.counters.invocations += 1;
+  p.counters.records += batch.length;
+  let result: KinesisStreamBatchResponse | void | undefined;
+  p.counters.inFlightInvocations += 1;
+  p.counters.inFlightRecords += batch.length;
+  try {
+    result = await p.options.handler(event, createLambdaContext(p.options.function));
+  } catch (error) {
+    p.counters.lastError = describeError(error);
+    return { kind: 'error', message: p.counters.lastError };
+  } finally {
+    p.counters.inFlightInvocations -= 1;
+    p.counters.inFlightRecords -= batch.length;
+  }
+  const failures = result?.batchItemFailures ?? [];
+  if (failures.length === 0) return { kind: 'success' };
+  p.counters.batchItemFailures += failures.length;
+  const positions = failures.map((f) => batch.findIndex((r) => r.SequenceNumber === f.itemIdentifier));
+  if (positions.some((p) => p < 0)) {
+    p.counters.lastError = 'batchItemFailures named an item that is not in the batch; whole batch failed';
+    return { kind: 'error', message: p.counters.lastError };
+  }
+  p.counters.lastError = `${failures.length} record(s) reported failed`;
+  return { kind: 'partial', firstFailed: Math.min(...positions), failed: failures.length };
+}
+
+/** A Kinesis record as Lambda hands it to the handler. */
+function toLambdaRecord(p: Poller, shardId: string, record: KinesisRecord): KinesisStreamRecord {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: record.PartitionKey!,
+      sequenceNumber: record.SequenceNumber!,
+      data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
+      approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp ?? new Date()).getTime() / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${shardId}:${record.SequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: p.options.roleArn,
+    awsRegion: p.options.region,
+    eventSourceARN: p.options.streamArn,
+  };
+}
+
+/** Sends the batch's on-failure record, as Lambda does once retries are exhausted; false when it could not be sent. */
+async function sendToOnFailure(p: Poller, shardId: string, batch: KinesisRecord[], attempts: number, outcome: Outcome): Promise<boolean> {
+  if (p.killed) return false;
+  if (!p.options.onFailureQueueUrl || !p.options.sqs) return true;
+  const first = batch[0]!;
+  const last = batch[batch.length - 1]!;
+  const message: KinesisOnFailureRecord = {
+    requestContext: {
+      requestId: createLambdaContext(p.options.function).awsRequestId,
+      functionArn: p.options.function.functionArn,
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: attempts,
+    },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: outcome.kind === 'error' ? 'Unhandled' : 'PartialBatchFailure' },
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    KinesisBatchInfo: {
+      shardId,
+      startSequenceNumber: first.SequenceNumber!,
+      endSequenceNumber: last.SequenceNumber!,
+      approximateArrivalOfFirstRecord: (first.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+      approximateArrivalOfLastRecord: (last.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+      batchSize: batch.length,
+      streamArn: p.options.streamArn,
+    },
+  };
+  try {
+    await p.options.sqs.send(new SendMessageCommand({ QueueUrl: p.options.onFailureQueueUrl, MessageBody: JSON.stringify(message) }));
+    return true;
+  } catch (error) {
+    p.counters.lastError = `on-failure destination: ${describeError(error)}`;
+    await sleep(p.options.mapping.idlePollMs * 5, p.abort.signal);
+    return false;
+  }
 }
 
 interface ShardState {

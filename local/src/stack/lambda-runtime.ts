@@ -2,6 +2,7 @@
  * What the pollers need to call a handler the way Lambda does: the handler type, a real-shaped Context,
  * and an error summary that never carries payload contents.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 
@@ -60,16 +61,29 @@ export interface PollerCounters {
   lastError?: string;
 }
 
-/** A setTimeout that an AbortSignal cuts short (resolves, never rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** A sleep that an AbortSignal cuts short (resolves, never rejects: stopping is not an error). */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
+
+/** What a poller's stop and kill act on: the signal its loops watch, and the mark that its outcomes are lost. */
+export interface PollerRun {
+  readonly abort: AbortController;
+  killed: boolean;
+}
+
+/**
+ * The `stop` (the loops end after the invocation in progress) and `kill` (as a crash: an outcome still in flight is
+ * lost, so nothing of it is checkpointed or deleted) of a poller whose loops are `loops`.
+ */
+export function pollerStopAndKill(run: PollerRun, loops: readonly Promise<void>[]): { stop(): Promise<void>; kill(): Promise<void> } {
+  return {
+    async stop() {
+      run.abort.abort();
+      await Promise.all(loops);
+    },
+    async kill() {
+      run.killed = true;
+      run.abort.abort();
+      await Promise.all(loops);
+    },
+  };
 }

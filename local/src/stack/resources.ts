@@ -2,6 +2,7 @@
  * Creates the table, the stream and the queues the pipeline needs, from the stack config. Idempotent, so it also
  * works against LocalStack or an account where some already exist.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
   DescribeKinesisStreamingDestinationCommand,
@@ -12,6 +13,7 @@ import {
 import { CreateStreamCommand, DescribeStreamCommand, ResourceInUseException as StreamInUseException } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { StackClients } from './aws-env';
+import { type BackoffPolicy, backoffMs } from './backoff';
 import { arns, type QueueKey, type StackConfig } from './local-config';
 
 /** A queue as created. */
@@ -137,12 +139,15 @@ async function enableDestination(clients: StackClients, config: StackConfig, str
   );
 }
 
+/** Polls of a resource's state: quick at first (the emulators are fast), then at most twice a second. */
+const POLL_BACKOFF: BackoffPolicy = { baseMs: 10, maxMs: 500 };
+
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
+  for (let poll = 1; ; poll++) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new ResourceSetupError(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(backoffMs(poll, POLL_BACKOFF));
   }
 }

@@ -157,232 +157,294 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   const stateDir = path.resolve(options.stateDir ?? '.claims-cdc');
   const lock = claimStateDirForStack(stateDir);
   running = true;
-
   // The SDK's notice that future releases need Node 22 would otherwise greet every local run (Node 20 is supported).
   const restoreNotice = applyEnvironment({
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
   });
-  const disabled = new Set(options.disable ?? []);
   // The lock is released last, when everything that writes to the state directory has stopped.
-  const stops: (() => Promise<void> | void)[] = [() => lock.release(), restoreNotice];
-  /** What `kill` cuts at once (it then restores env and releases the lock as `stop` does). */
-  const kills: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    const errors: unknown[] = [];
-    for (const stop of stops.splice(0).reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    running = false;
-    if (errors.length > 0) throw errors[0];
-  };
-
+  const teardown: Teardown = { stops: [() => lock.release(), restoreNotice], kills: [] };
   try {
     if (options.fresh) clearPipelineState(stateDir);
-    const persist = options.persist !== false && !options.external;
-    const config = loadStackConfig({ overrides: shortcutOverrides(options) });
-    /** Set once the stack can be killed: until then a failure of the AWS process fails the start. */
-    let failed: (error: Error) => void = (error) => {
-      startFailure ??= error;
-    };
-    let startFailure: Error | undefined;
-    let aws: AwsProcess | undefined;
-    let sqsPid: number | undefined;
-    let endpoints: Partial<AwsEndpoints>;
-    let ownKinesisEndpoint: string | undefined;
-    if (options.external) {
-      endpoints = options.external.endpoints;
-      ownKinesisEndpoint = endpoints.kinesis;
-    } else {
-      const started = await startEmbeddedAws(config, stateDir, persist, options, (error) => failed(error));
-      aws = started.aws;
-      sqsPid = started.sqsPid;
-      stops.push(started.stop);
-      kills.push(started.kill);
-      endpoints = started.endpoints;
-      ownKinesisEndpoint = aws.endpoints.kinesisHttp1;
-    }
-
-    const credentials = options.external ? undefined : LOCAL_CREDENTIALS;
-    // The stack's own clients go through the capture like everyone else's, so their writes are captured too.
-    const clients = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, credentials);
-    stops.push(() => clients.destroy());
-
-    const resources = await createResources(clients, config, {
-      enableStreamingDestination: options.external ? options.external.enableStreamingDestination !== false : false,
-    });
-
-    const env: Record<string, string> = {
-      ...awsEnvironment(endpoints, config.region, !options.external),
-      CLAIMS_TABLE_NAME: resources.table.name,
-      LOAD_QUEUE_URL: resources.queues.load.url,
-      QUARANTINE_QUEUE_URL: resources.queues.quarantine.url,
-      POWERTOOLS_LOGGER_LOG_EVENT: 'false',
-      POWERTOOLS_METRICS_NAMESPACE: 'claims-cdc',
-      // The warehouse of the embedded stack lives in its state directory (one DuckDB file, this process writes it).
-      WAREHOUSE: 'duckdb',
-      DUCKDB_PATH: path.join(stateDir, 'warehouse.duckdb'),
-      ...options.env,
-    };
-    const restoreEnv = applyEnvironment(env);
-    stops.push(restoreEnv);
-
-    const handlers = await loadHandlers(config, options.handlers ?? {}, disabled, env);
-
-    const apiServer: ApiServer = await startApiServer({
-      handler: handlers.api,
-      function: identity(config, config.api),
-      accountId: config.accountId,
-      routes: config.api.routes,
-      ...(options.apiToken ? { token: options.apiToken } : {}),
-      ...(options.apiPort !== undefined ? { port: options.apiPort } : {}),
-    });
-    let apiStopped: Promise<void> | undefined;
-    const api = { ...apiServer, url: apiServer.url, token: apiServer.token, stop: () => (apiStopped ??= apiServer.stop()) };
-    stops.push(() => api.stop());
-    kills.push(() => api.stop());
-
-    let transform: KinesisPoller | undefined;
-    if (handlers.transform) {
-      const mapping = config.transform;
-      transform = startKinesisPoller({
-        kinesis: clients.kinesis,
-        sqs: clients.sqs,
-        streamName: resources.stream.name,
-        streamArn: resources.stream.arn,
-        shardIds: resources.stream.shardIds,
-        region: config.region,
-        handler: handlers.transform,
-        function: identity(config, mapping),
-        roleArn: arns.role(config, mapping.functionName),
-        mapping,
-        onFailureQueueUrl: resources.queues[mapping.onFailureQueue].url,
-        ...(persist ? { checkpoints: fileCheckpointStore(path.join(stateDir, PERSISTED.checkpoints), resources.stream.name) } : {}),
-      });
-      stops.push(() => transform!.stop());
-      kills.push(() => transform!.kill());
-    }
-
-    let load: SqsPoller | undefined;
-    if (handlers.load) {
-      const mapping = config.load;
-      load = startSqsPoller({
-        sqs: clients.sqs,
-        queueUrl: resources.queues[mapping.queue].url,
-        queueArn: resources.queues[mapping.queue].arn,
-        region: config.region,
-        handler: handlers.load,
-        function: identity(config, mapping),
-        mapping,
-      });
-      stops.push(() => load!.stop());
-      kills.push(() => load!.kill());
-    }
-
-    let merge: SchedulePoller<unknown> | undefined;
-    if (handlers.merge) {
-      merge = startSchedulePoller({
-        handler: handlers.merge,
-        function: identity(config, config.merge),
-        intervalMs: config.merge.intervalMs,
-        region: config.region,
-        accountId: config.accountId,
-        ruleArn: arns.rule(config),
-      });
-      stops.push(() => merge!.stop());
-      kills.push(() => merge!.kill());
-    }
-    // Stopped first: no new requests while the pipeline drains.
-    stops.push(() => api.stop());
-
-    const counters = (): StackCounters => ({
-      ...(aws ? { capture: aws.stats() } : {}),
-      ...(transform ? { transform: transform.counters() } : {}),
-      ...(load ? { load: load.counters() } : {}),
-      ...(merge ? { merge: merge.counters() } : {}),
-      api: api.counters(),
-    });
-    const queueDepths = async () => {
-      const entries = await Promise.all(
-        (Object.keys(resources.queues) as QueueKey[]).map(async (key) => {
-          const { Attributes } = await clients.sqs.send(
-            new GetQueueAttributesCommand({
-              QueueUrl: resources.queues[key].url,
-              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-            }),
-          );
-          const n = (name: QueueAttributeName) => Number(Attributes?.[name] ?? 0);
-          return [key, n('ApproximateNumberOfMessages') + n('ApproximateNumberOfMessagesNotVisible') + n('ApproximateNumberOfMessagesDelayed')] as const;
-        }),
-      );
-      return Object.fromEntries(entries) as Record<QueueKey, number>;
-    };
-
-    api.registerControl('status', async () => ({
-      pid: process.pid,
-      stateDir,
-      external: Boolean(options.external),
-      resources,
-      counters: counters(),
-      queueDepths: await queueDepths(),
-    }));
-    for (const [name, handler] of Object.entries(options.controls ?? {})) api.registerControl(name, handler);
-
-    if (options.writeStateFile !== false) {
-      writeStackInfo({ pid: process.pid, apiUrl: api.url, token: api.token, startedAt: new Date().toISOString(), stateDir, endpoints, ...(aws ? { dynamodbUncaptured: aws.endpoints.dynamodbUncaptured } : {}) });
-      stops.push(() => removeStackInfo(stateDir));
-    }
-
-    let stopped: Promise<void> | undefined;
-    const killAll = async () => {
-      // Everything is cut first (synchronously, in one go), then what was in progress is let fail.
-      const cut = kills.splice(0).map((kill) => kill());
-      const results = await Promise.allSettled(cut);
-      // What a dead process leaves no trace of: its clients, its environment, its lock and state file (this process
-      // lives on and starts the next stack; a real kill leaves the lock to be taken over as stale).
-      clients.destroy();
-      restoreEnv();
-      removeStackInfo(stateDir);
-      stops.splice(0);
-      lock.release();
-      restoreNotice();
-      running = false;
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    };
-    const running_: RunningStack = {
-      config,
-      stateDir,
-      endpoints: { ...endpoints, api: api.url, ...(aws ? { dynamodbUncaptured: aws.endpoints.dynamodbUncaptured } : {}) },
-      token: api.token,
-      resources,
-      env,
-      clients,
-      counters,
-      queueDepths,
-      childPids: () => ({ ...(aws ? aws.pids() : {}), ...(sqsPid !== undefined ? { sqs: sqsPid } : {}) }),
-      flushCapture: () => aws?.flush() ?? Promise.resolve(),
-      triggerMerge: () => (merge ? merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
-      registerControl: (name, handler) => api.registerControl(name, handler),
-      stop: () => (stopped ??= stopAll()),
-      kill: () => (stopped ??= killAll()),
-    };
-    failed = (error) => {
+    const parts = await startParts(options, stateDir, teardown);
+    const running_ = runningStack(parts, teardown, lock, restoreNotice);
+    parts.failed.set((error) => {
       void running_.kill().finally(() => {
         if (options.onFailure) options.onFailure(error);
         else throw error;
       });
-    };
-    if (startFailure) failed(startFailure);
+    });
     return running_;
   } catch (error) {
-    await stopAll().catch(() => undefined);
+    await stopAll(teardown).catch(() => undefined);
     if (error instanceof StackStartError) throw error;
     throw new StackStartError(`the stack did not start: ${describeError(error)}`, { cause: error });
   }
+}
+
+/** What a starting stack must undo: `stops` in reverse order on stop, `kills` all at once on kill. */
+interface Teardown {
+  readonly stops: (() => Promise<void> | void)[];
+  readonly kills: (() => Promise<void>)[];
+}
+
+/** Runs every stop, newest first, and frees the process for the next stack; the first error is thrown at the end. */
+async function stopAll(teardown: Teardown): Promise<void> {
+  const errors: unknown[] = [];
+  for (const stop of teardown.stops.splice(0).reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  running = false;
+  if (errors.length > 0) throw errors[0];
+}
+
+/**
+ * Where a failure of the AWS process goes: remembered until the stack can be killed (it then fails the start), then
+ * to the stack's own handler.
+ */
+class FailureRoute {
+  #handler: ((error: Error) => void) | undefined;
+  #early: Error | undefined;
+
+  readonly report = (error: Error): void => {
+    if (this.#handler) this.#handler(error);
+    else this.#early ??= error;
+  };
+
+  set(handler: (error: Error) => void): void {
+    this.#handler = handler;
+    if (this.#early) handler(this.#early);
+  }
+}
+
+/** The started parts of a stack, before they are put together as a RunningStack. */
+interface StackParts {
+  options: StartStackOptions;
+  stateDir: string;
+  config: StackConfig;
+  aws: AwsProcess | undefined;
+  sqsPid: number | undefined;
+  endpoints: Partial<AwsEndpoints>;
+  clients: StackClients;
+  resources: StackResources;
+  env: Record<string, string>;
+  restoreEnv: () => void;
+  api: ApiServer;
+  pipeline: Pipeline;
+  failed: FailureRoute;
+}
+
+/** Starts, in order, the stand-ins (or takes the external endpoints), resources, env, handlers, API and pollers. */
+async function startParts(options: StartStackOptions, stateDir: string, teardown: Teardown): Promise<StackParts> {
+  const persist = options.persist !== false && !options.external;
+  const config = loadStackConfig({ overrides: shortcutOverrides(options) });
+  const failed = new FailureRoute();
+  let aws: AwsProcess | undefined;
+  let sqsPid: number | undefined;
+  let endpoints: Partial<AwsEndpoints>;
+  let ownKinesisEndpoint: string | undefined;
+  if (options.external) {
+    endpoints = options.external.endpoints;
+    ownKinesisEndpoint = endpoints.kinesis;
+  } else {
+    const started = await startEmbeddedAws(config, stateDir, persist, options, failed.report);
+    ({ aws, sqsPid, endpoints } = started);
+    teardown.stops.push(started.stop);
+    teardown.kills.push(started.kill);
+    ownKinesisEndpoint = started.aws.endpoints.kinesisHttp1;
+  }
+  // The stack's own clients go through the capture like everyone else's, so their writes are captured too.
+  const clients = createStackClients({ ...endpoints, kinesis: ownKinesisEndpoint }, config.region, options.external ? undefined : LOCAL_CREDENTIALS);
+  teardown.stops.push(() => clients.destroy());
+  const resources = await createResources(clients, config, {
+    enableStreamingDestination: options.external ? options.external.enableStreamingDestination !== false : false,
+  });
+  const env = handlerEnvironment(options, stateDir, config, endpoints, resources);
+  const restoreEnv = applyEnvironment(env);
+  teardown.stops.push(restoreEnv);
+  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env);
+  const api = await startApi(options, config, handlers.api, teardown);
+  const pipeline = startPipeline(config, handlers, clients, resources, persist ? stateDir : undefined, teardown);
+  // Stopped first: no new requests while the pipeline drains.
+  teardown.stops.push(() => api.stop());
+  return { options, stateDir, config, aws, sqsPid, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };
+}
+
+/** The environment handler modules read at import: the stack's endpoints and resources, then the caller's. */
+function handlerEnvironment(
+  options: StartStackOptions,
+  stateDir: string,
+  config: StackConfig,
+  endpoints: Partial<AwsEndpoints>,
+  resources: StackResources,
+): Record<string, string> {
+  return {
+    ...awsEnvironment(endpoints, config.region, !options.external),
+    CLAIMS_TABLE_NAME: resources.table.name,
+    LOAD_QUEUE_URL: resources.queues.load.url,
+    QUARANTINE_QUEUE_URL: resources.queues.quarantine.url,
+    POWERTOOLS_LOGGER_LOG_EVENT: 'false',
+    POWERTOOLS_METRICS_NAMESPACE: 'claims-cdc',
+    // The warehouse of the embedded stack lives in its state directory (one DuckDB file, this process writes it).
+    WAREHOUSE: 'duckdb',
+    DUCKDB_PATH: path.join(stateDir, 'warehouse.duckdb'),
+    ...options.env,
+  };
+}
+
+/** The HTTP API in front of the ingest handler; stopping it twice stops it once. */
+async function startApi(options: StartStackOptions, config: StackConfig, handler: HttpApiHandler | undefined, teardown: Teardown): Promise<ApiServer> {
+  const apiServer: ApiServer = await startApiServer({
+    handler,
+    function: identity(config, config.api),
+    accountId: config.accountId,
+    routes: config.api.routes,
+    ...(options.apiToken ? { token: options.apiToken } : {}),
+    ...(options.apiPort !== undefined ? { port: options.apiPort } : {}),
+  });
+  let apiStopped: Promise<void> | undefined;
+  const api = { ...apiServer, url: apiServer.url, token: apiServer.token, stop: () => (apiStopped ??= apiServer.stop()) };
+  teardown.stops.push(() => api.stop());
+  teardown.kills.push(() => api.stop());
+  return api;
+}
+
+/** The pollers of the enabled stages, as Lambda's event source mappings and schedule would run the handlers. */
+interface Pipeline {
+  transform?: KinesisPoller;
+  load?: SqsPoller;
+  merge?: SchedulePoller<unknown>;
+}
+
+/** Starts a poller per enabled stage; `checkpointDir` (persisted stacks) keeps the stream's checkpoints across runs. */
+function startPipeline(
+  config: StackConfig,
+  handlers: Awaited<ReturnType<typeof loadHandlers>>,
+  clients: StackClients,
+  resources: StackResources,
+  checkpointDir: string | undefined,
+  teardown: Teardown,
+): Pipeline {
+  const pipeline: Pipeline = {};
+  if (handlers.transform) {
+    const mapping = config.transform;
+    pipeline.transform = startKinesisPoller({
+      kinesis: clients.kinesis,
+      sqs: clients.sqs,
+      streamName: resources.stream.name,
+      streamArn: resources.stream.arn,
+      shardIds: resources.stream.shardIds,
+      region: config.region,
+      handler: handlers.transform,
+      function: identity(config, mapping),
+      roleArn: arns.role(config, mapping.functionName),
+      mapping,
+      onFailureQueueUrl: resources.queues[mapping.onFailureQueue].url,
+      ...(checkpointDir ? { checkpoints: fileCheckpointStore(path.join(checkpointDir, PERSISTED.checkpoints), resources.stream.name) } : {}),
+    });
+  }
+  if (handlers.load) {
+    const mapping = config.load;
+    const queue = resources.queues[mapping.queue];
+    pipeline.load = startSqsPoller({ sqs: clients.sqs, queueUrl: queue.url, queueArn: queue.arn, region: config.region, handler: handlers.load, function: identity(config, mapping), mapping });
+  }
+  if (handlers.merge) {
+    pipeline.merge = startSchedulePoller({
+      handler: handlers.merge,
+      function: identity(config, config.merge),
+      intervalMs: config.merge.intervalMs,
+      region: config.region,
+      accountId: config.accountId,
+      ruleArn: arns.rule(config),
+    });
+  }
+  for (const poller of [pipeline.transform, pipeline.load, pipeline.merge]) {
+    if (!poller) continue;
+    teardown.stops.push(() => poller.stop());
+    teardown.kills.push(() => poller.kill());
+  }
+  return pipeline;
+}
+
+/** The depth (visible, in flight and delayed messages) of each of the stack's queues. */
+async function queueDepthsOf(clients: StackClients, resources: StackResources): Promise<Record<QueueKey, number>> {
+  const entries = await Promise.all(
+    (Object.keys(resources.queues) as QueueKey[]).map(async (key) => {
+      const { Attributes } = await clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: resources.queues[key].url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        }),
+      );
+      const n = (name: QueueAttributeName) => Number(Attributes?.[name] ?? 0);
+      return [key, n('ApproximateNumberOfMessages') + n('ApproximateNumberOfMessagesNotVisible') + n('ApproximateNumberOfMessagesDelayed')] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<QueueKey, number>;
+}
+
+/** Puts the parts together: counters, the `status` control, the state file, stop and kill. */
+function runningStack(parts: StackParts, teardown: Teardown, lock: StateDirLock, restoreNotice: () => void): RunningStack {
+  const { options, stateDir, aws, sqsPid, endpoints, clients, resources, api, pipeline } = parts;
+  const counters = (): StackCounters => ({
+    ...(aws ? { capture: aws.stats() } : {}),
+    ...(pipeline.transform ? { transform: pipeline.transform.counters() } : {}),
+    ...(pipeline.load ? { load: pipeline.load.counters() } : {}),
+    ...(pipeline.merge ? { merge: pipeline.merge.counters() } : {}),
+    api: api.counters(),
+  });
+  const queueDepths = () => queueDepthsOf(clients, resources);
+  api.registerControl('status', async () => ({
+    pid: process.pid,
+    stateDir,
+    external: Boolean(options.external),
+    resources,
+    counters: counters(),
+    queueDepths: await queueDepths(),
+  }));
+  for (const [name, handler] of Object.entries(options.controls ?? {})) api.registerControl(name, handler);
+  if (options.writeStateFile !== false) {
+    writeStackInfo({ pid: process.pid, apiUrl: api.url, token: api.token, startedAt: new Date().toISOString(), stateDir, endpoints, ...(aws ? { dynamodbUncaptured: aws.endpoints.dynamodbUncaptured } : {}) });
+    teardown.stops.push(() => removeStackInfo(stateDir));
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    config: parts.config,
+    stateDir,
+    endpoints: { ...endpoints, api: api.url, ...(aws ? { dynamodbUncaptured: aws.endpoints.dynamodbUncaptured } : {}) },
+    token: api.token,
+    resources,
+    env: parts.env,
+    clients,
+    counters,
+    queueDepths,
+    childPids: () => ({ ...(aws ? aws.pids() : {}), ...(sqsPid !== undefined ? { sqs: sqsPid } : {}) }),
+    flushCapture: () => aws?.flush() ?? Promise.resolve(),
+    triggerMerge: () => (pipeline.merge ? pipeline.merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
+    registerControl: (name, handler) => api.registerControl(name, handler),
+    stop: () => (stopped ??= stopAll(teardown)),
+    kill: () => (stopped ??= killAll(parts, teardown, lock, restoreNotice)),
+  };
+}
+
+/** Dies as a crashed process would: everything is cut at once, then what was in progress is let fail. */
+async function killAll(parts: StackParts, teardown: Teardown, lock: StateDirLock, restoreNotice: () => void): Promise<void> {
+  const cut = teardown.kills.splice(0).map((kill) => kill());
+  const results = await Promise.allSettled(cut);
+  // What a dead process leaves no trace of: its clients, its environment, its lock and state file (this process
+  // lives on and starts the next stack; a real kill leaves the lock to be taken over as stale).
+  parts.clients.destroy();
+  parts.restoreEnv();
+  removeStackInfo(parts.stateDir);
+  teardown.stops.splice(0);
+  lock.release();
+  restoreNotice();
+  running = false;
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**

@@ -6,6 +6,7 @@
  * Children run `node --import tsx main.ts` (no tsx wrapper process in between) in their own process group, so a
  * cleanup can kill the CLI and everything it started (the SQS emulator's process) at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -76,7 +77,7 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
         if (ended || Date.now() > deadline) {
           throw new Error(`${ended ? 'the CLI exited' : 'timed out'} before printing ${pattern}\n--- stdout\n${out}\n--- stderr\n${err}`);
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     },
   };

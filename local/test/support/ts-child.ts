@@ -3,6 +3,7 @@
  * group, so a test can kill it and everything it started (the SQS emulator's process) at once — also when the test
  * fails or times out first.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,7 +63,7 @@ export function startTsChild(file: string, args: readonly string[] = [], env: Re
         const match = out.match(pattern);
         if (match) return match;
         if (ended) throw new Error(`the child exited before printing ${pattern}\n--- stdout\n${out.slice(-3000)}\n--- stderr\n${err.slice(-3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     },
   };

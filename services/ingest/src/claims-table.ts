@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteItemCommand, ConditionalCheckFailedException, DeleteItemCommand, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Claim, ClaimStatus, PaymentStatus } from '@claims-cdc/shared';
@@ -15,7 +16,6 @@ export class UnprocessedItemsError extends Error {
   override readonly name = 'UnprocessedItemsError';
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The `InsuranceClaims` table: the writes the API and the generator make. */
 export class ClaimsTable {

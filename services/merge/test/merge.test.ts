@@ -15,7 +15,7 @@ describe('merge handler', () => {
     const warehouse = await warehouseFromEnv();
     await warehouse.init();
     const [a, b] = claims(2, 3);
-    await warehouse.stage([row({ eventName: 'INSERT', claim: a as never, micros: T, eventId: 'm1' }), row({ eventName: 'REMOVE', claim: b as never, micros: T, eventId: 'm2' })]);
+    await warehouse.stage([row({ eventName: 'INSERT', claim: a!, micros: T, eventId: 'm1' }), row({ eventName: 'REMOVE', claim: b!, micros: T, eventId: 'm2' })]);
     // Act
     const first = await merge();
     const second = await merge();
@@ -29,10 +29,10 @@ describe('merge handler', () => {
     const warehouse = await warehouseFromEnv();
     await warehouse.init();
     const [, , c] = claims(3, 3);
-    await warehouse.stage([row({ eventName: 'INSERT', claim: c as never, micros: T, eventId: 'd1' })]);
+    await warehouse.stage([row({ eventName: 'INSERT', claim: c!, micros: T, eventId: 'd1' })]);
     await merge();
     await warehouse.query(`INSERT INTO ${TABLES.destination} SELECT * FROM ${TABLES.destination} WHERE eventId = 'd1'`);
-    await warehouse.stage([row({ eventName: 'MODIFY', claim: withStatus(c as never, 'Rejected'), micros: T + 1, eventId: 'd2' })]);
+    await warehouse.stage([row({ eventName: 'MODIFY', claim: withStatus(c!, 'Rejected'), micros: T + 1, eventId: 'd2' })]);
     const addMetric = jest.spyOn(metrics, 'addMetric');
     // Act
     const reply = await merge();
@@ -48,7 +48,7 @@ describe('merge handler', () => {
     const warehouse = await warehouseFromEnv();
     await warehouse.init();
     const [, , , d, e] = claims(5, 3);
-    await warehouse.stage([row({ eventName: 'INSERT', claim: d as never, micros: T, eventId: 'f1' }), row({ eventName: 'INSERT', claim: e as never, micros: T + 1_000_000, eventId: 'f2' })]);
+    await warehouse.stage([row({ eventName: 'INSERT', claim: d!, micros: T, eventId: 'f1' }), row({ eventName: 'INSERT', claim: e!, micros: T + 1_000_000, eventId: 'f2' })]);
     const now = jest.spyOn(Date, 'now').mockReturnValue(T / 1000 + 1_500);
     const addMetric = jest.spyOn(metrics, 'addMetric');
     // Act

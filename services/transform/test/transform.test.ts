@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { joinQuarantineParts, parseRowMessage, type QuarantineMessage } from '@claims-cdc/shared';
-import { changeRecord, claims, kinesisEvent, row } from '@claims-cdc/shared/test-support/factories';
+import { alteredClaim, changeRecord, claims, kinesisEvent, row } from '@claims-cdc/shared/test-support/factories';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { SEND_POLICY, sendBodies } from '@claims-cdc/shared/aws/sqs-sender';
@@ -35,12 +35,12 @@ describe('transform', () => {
 
   const poison: Array<[string, string | Record<string, unknown>, string]> = [
     ['not JSON', '{not json', 'not-json'],
-    ['not a claim (Powertools sample item)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ApproximateCreationDateTime: 1, Keys: { id: { S: 'x' } }, NewImage: { id: { S: 'x' } }, SizeBytes: 1 } }, 'not-a-claim'],
-    ['wrong types', changeRecord({ eventName: 'INSERT', claim: { ...(sample[0] as object), total_charge: 'x' } as never, micros: T }), 'claim-schema'],
-    ['unknown eventName', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), eventName: 'TRUNCATE' }, 'unknown-event-name'],
-    ['an impossible calendar date (30 February)', changeRecord({ eventName: 'INSERT', claim: { ...(sample[0] as object), created_timestamp: '2024-02-30T10:00:00.000000Z' } as never, micros: T }), 'claim-schema'],
-    ['a time in the year 55000 (µs labelled ms)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ...(changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }).dynamodb as object), ApproximateCreationDateTimePrecision: 'MILLISECOND' } }, 'implausible-time'],
-    ['an N that is not a number', { ...changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }), dynamodb: { ...(changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }).dynamodb as { NewImage: object }), NewImage: { ...((changeRecord({ eventName: 'INSERT', claim: sample[0] as never, micros: T }).dynamodb as { NewImage: object }).NewImage), ledger_ref: { N: 'twelve' } } } }, 'not-a-change-record'],
+    ['not a claim (Powertools sample item)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }), dynamodb: { ApproximateCreationDateTime: 1, Keys: { id: { S: 'x' } }, NewImage: { id: { S: 'x' } }, SizeBytes: 1 } }, 'not-a-claim'],
+    ['wrong types', changeRecord({ eventName: 'INSERT', claim: alteredClaim(sample[0], { total_charge: 'x' }), micros: T }), 'claim-schema'],
+    ['unknown eventName', { ...changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }), eventName: 'TRUNCATE' }, 'unknown-event-name'],
+    ['an impossible calendar date (30 February)', changeRecord({ eventName: 'INSERT', claim: alteredClaim(sample[0], { created_timestamp: '2024-02-30T10:00:00.000000Z' }), micros: T }), 'claim-schema'],
+    ['a time in the year 55000 (µs labelled ms)', { ...changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }), dynamodb: { ...(changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }).dynamodb as object), ApproximateCreationDateTimePrecision: 'MILLISECOND' } }, 'implausible-time'],
+    ['an N that is not a number', { ...changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }), dynamodb: { ...(changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }).dynamodb as { NewImage: object }), NewImage: { ...((changeRecord({ eventName: 'INSERT', claim: sample[0]!, micros: T }).dynamodb as { NewImage: object }).NewImage), ledger_ref: { N: 'twelve' } } } }, 'not-a-change-record'],
   ];
 
   it.each(poison)('quarantines %s with its reason and raw payload, and does not fail it', async (_name, payload, reason) => {
@@ -58,7 +58,7 @@ describe('transform', () => {
 
   it('delivers a claim carrying every DynamoDB type, a 38-digit number among them, exactly (issue 9 §2)', async () => {
     // Prepare: attributes the claim schema does not know, in DynamoDB JSON as the stream sends them
-    const record = changeRecord({ eventName: 'INSERT', claim: sample[3] as never, micros: T }) as { dynamodb: { NewImage: Record<string, unknown> } };
+    const record = changeRecord({ eventName: 'INSERT', claim: sample[3]!, micros: T }) as { dynamodb: { NewImage: Record<string, unknown> } };
     Object.assign(record.dynamodb.NewImage, {
       ledger_ref: { N: '12345678901234567890123456789012345678' },
       rate: { N: '0.12345678901234567890123456789012345678' },
@@ -83,7 +83,7 @@ describe('transform', () => {
 
   it('quarantines a row larger than a queue message, whole, in parts', async () => {
     // Prepare
-    const huge = { ...(sample[2] as object), adjuster_notes: 'x'.repeat(300_000) } as never;
+    const huge = alteredClaim(sample[2], { adjuster_notes: 'x'.repeat(300_000) });
     const event = kinesisEvent([changeRecord({ eventName: 'INSERT', claim: huge, micros: T })]);
     // Act
     const response = await transform(event);
@@ -116,7 +116,7 @@ describe('transform', () => {
       return { Successful: input.Entries.filter((e) => e.Id !== '1').map((e) => ({ Id: e.Id })), Failed: input.Entries.filter((e) => e.Id === '1').map((e) => ({ Id: e.Id, Code: 'Throttled', SenderFault: false })) };
     });
     const event = kinesisEvent(good.slice(0, 3));
-    const oneRowPerMessage = Math.ceil(1.5 * Buffer.byteLength(JSON.stringify(row({ eventName: 'INSERT', claim: sample[0] as never, micros: T }))));
+    const oneRowPerMessage = Math.ceil(1.5 * Buffer.byteLength(JSON.stringify(row({ eventName: 'INSERT', claim: sample[0]!, micros: T }))));
     const client = new SQSClient({});
     const stage = transformStage({ loadQueueUrl: LOAD, quarantineQueueUrl: QUARANTINE, maxMessageBytes: oneRowPerMessage, send: (url, bodies) => sendBodies(client, url, bodies, { ...SEND_POLICY, baseDelayMs: 1 }) });
     // Act
@@ -171,7 +171,7 @@ describe('transform: a REMOVE whose old image is too large for a queue message',
 
   it('still delivers the delete (without the old image) instead of quarantining it', async () => {
     // Prepare
-    const huge = { ...(sample[3] as object), adjuster_notes: 'x'.repeat(300_000) } as never;
+    const huge = alteredClaim(sample[3], { adjuster_notes: 'x'.repeat(300_000) });
     const event = kinesisEvent([changeRecord({ eventName: 'REMOVE', claim: huge, micros: T })]);
     // Act
     const response = await transform(event);

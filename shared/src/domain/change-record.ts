@@ -1,5 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { randomUUID } from 'node:crypto';
 import type { EventName } from './change-event';
 import type { TimePrecision } from './event-time';
 
@@ -9,7 +8,7 @@ export type WireItem = Record<string, Record<string, unknown>>;
 /**
  * THE record DynamoDB's Kinesis streaming destination writes, one per changed item, fields in AWS's order
  * (AWS developer guide, "Kinesis Data Streams for DynamoDB"). `toChangeEvent` reads it; the embedded stack's
- * capture component and the tests write it with {@link buildChangeRecord}.
+ * capture component, the snapshot rule and the tests write it with {@link buildWireChangeRecord}.
  */
 export interface DynamoDBKinesisRecord {
   awsRegion: string;
@@ -68,37 +67,3 @@ export const buildWireChangeRecord = (input: WireChangeInput): DynamoDBKinesisRe
   },
   eventSource: 'aws:dynamodb',
 });
-
-/** The same, from plain (unmarshalled) items. */
-export interface ChangeRecordInput extends Omit<WireChangeInput, 'keys' | 'newImage' | 'oldImage'> {
-  readonly keys: Record<string, unknown>;
-  readonly newImage?: Record<string, unknown>;
-  readonly oldImage?: Record<string, unknown>;
-}
-
-/** A plain item as DynamoDB JSON (`NumberValue` keeps a number's exact text; `Set` becomes SS/NS/BS). */
-export const marshallImage = (image: Record<string, unknown>): WireItem => marshall(image, { removeUndefinedValues: true }) as unknown as WireItem;
-
-// `marshall` leaves binary (B, BS) as bytes, which JSON.stringify would print as {"0":…}; a stream record carries
-// binary as base64 text, as DynamoDB JSON does on the wire.
-const base64Binary = (value: unknown): unknown => {
-  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-  if (Array.isArray(value)) return value.map(base64Binary);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, base64Binary(v)]));
-  return value;
-};
-
-/** A plain item as the DynamoDB JSON a stream record carries (binary as base64 text). */
-const wireImage = (image: Record<string, unknown>): WireItem => base64Binary(marshallImage(image)) as WireItem;
-
-/** Builds a record from plain items (marshalled to DynamoDB JSON here; `NumberValue`, sets, bytes and null included). */
-export const buildChangeRecord = ({ keys, newImage, oldImage, ...rest }: ChangeRecordInput): DynamoDBKinesisRecord =>
-  buildWireChangeRecord({
-    ...rest,
-    keys: wireImage(keys),
-    ...(newImage === undefined ? {} : { newImage: wireImage(newImage) }),
-    ...(oldImage === undefined ? {} : { oldImage: wireImage(oldImage) }),
-  });
-
-/** The Kinesis partition key for an item key: a hash (as DynamoDB uses), never the key itself. */
-export const partitionKeyFor = (canonicalKey: string): string => createHash('md5').update(canonicalKey).digest('hex').toUpperCase();

@@ -1,14 +1,14 @@
-import type { StatusReply } from '../stack-controls';
+import type { StatusReply } from '../../inspect/stack-controls';
 import { checkpointPath } from '../../backfill/checkpoint';
 import { type BackfillProgress, type BackfillSummary, BackfillError, runBackfill } from '../../backfill/run-backfill';
 import { DEFAULT_SKEW_MARGIN_MS, MAX_SKEW_MARGIN_MS } from '@claims-cdc/shared/domain/snapshot';
 import { createStackClients, LOCAL_CREDENTIALS } from '../../stack/aws-env';
-import { parse, positiveInt } from '../args';
-import { CommandError, UsageError } from '../errors';
-import type { Io } from '../io';
-import { LiveLine } from '../live-line';
-import { callControl } from '../stack-call';
-import { requireRunningStack, resolveStateDir } from '../state-dir';
+import { parse, positiveInt } from '../../console/args';
+import { CommandError, UsageError } from '../../console/errors';
+import type { Io } from '../../console/io';
+import { LiveLine } from '../../console/live-line';
+import { callControl } from '../../console/stack-call';
+import { requireRunningStack, resolveStateDir } from '../../console/state-dir';
 
 export const BACKFILL_HELP = `Usage: claims-cdc backfill [--segments N] [--max-rcu R] [--skew-margin-ms M] [--page-size N] [--restart] [--json] [--state-dir DIR]
 

@@ -1,5 +1,5 @@
 import { CLAIM_ID_PATTERN, CLAIM_STATUSES, PAYMENT_STATUSES } from '@claims-cdc/shared';
-import { UsageError } from '../errors';
+import { UsageError } from '../../console/errors';
 
 /** A CLAIM_ID argument, checked before anything is sent. */
 export const claimIdArgument = (value: string | undefined, command: string, help: string): string => {

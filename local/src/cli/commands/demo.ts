@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { DEMO_SEED, runDemo } from '../../demo/run-demo';
-import { parse } from '../args';
+import { parse } from '../../console/args';
 import { ensurePrivateDir, StateDirError } from '../../stack/stack-client';
-import { CommandError, UsageError } from '../errors';
-import type { Io } from '../io';
-import { DEFAULT_STATE_DIR, resolveStateDir } from '../state-dir';
+import { CommandError, UsageError } from '../../console/errors';
+import type { Io } from '../../console/io';
+import { DEFAULT_STATE_DIR, resolveStateDir } from '../../console/state-dir';
 
 export const DEMO_HELP = `Usage: claims-cdc demo [--seed S] [--timeout SECONDS] [--state-dir DIR] [--verbose | --log-file FILE]
 

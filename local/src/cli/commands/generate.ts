@@ -1,15 +1,16 @@
 import { randomInt } from 'node:crypto';
 import { generateClaims } from '@claims-cdc/shared';
 import { putUntracked, uncapturedClient } from '../../backfill/untracked-writer';
-import type { StatusReply } from '../stack-controls';
-import { parse, positiveIntArgument } from '../args';
-import { CommandError, UsageError } from '../errors';
-import type { Io } from '../io';
-import { LiveLine } from '../live-line';
-import { callApi, callControl } from '../stack-call';
-import { requireRunningStack, resolveStateDir } from '../state-dir';
+import type { StatusReply } from '../../inspect/stack-controls';
+import { parse, positiveIntArgument } from '../../console/args';
+import { CommandError, UsageError } from '../../console/errors';
+import type { Io } from '../../console/io';
+import { LiveLine } from '../../console/live-line';
+import { callApi, callControl } from '../../console/stack-call';
+import { requireRunningStack, resolveStateDir } from '../../console/state-dir';
+import { awsStageOf, onAwsTarget, TARGET_HELP, TARGET_OPTIONS } from '../../aws-target/target-option';
 
-export const GENERATE_HELP = `Usage: claims-cdc generate N [--seed S] [--untracked] [--json] [--state-dir DIR]
+export const GENERATE_HELP = `Usage: claims-cdc generate N [--seed S] [--untracked] [--json] [--state-dir DIR | --target aws --stage S]
 
 Writes N generated claims to DynamoDB through the running stack's HTTP API (POST /claims/samples: the ingest
 handler, as deployed behind API Gateway). Every write is captured and flows through the pipeline. Large N is sent
@@ -20,7 +21,9 @@ claim of the same seed again changes nothing, so resuming is safe).
   --untracked       write the claims straight into the DynamoDB emulator, behind the capture: no change reaches the
                     stream, as for items written before the stream was turned on (\`claims-cdc backfill\` brings them)
   --json            print {"claimIds": [...]}
-  --state-dir DIR   the stack's state directory (default .claims-cdc)`;
+  --state-dir DIR   the stack's state directory (default .claims-cdc)
+${TARGET_HELP}
+                           (the deployed API, SigV4-signed; no --untracked)`;
 
 /** The API takes at most this many claims per request. */
 const PER_REQUEST = 1000;
@@ -28,7 +31,7 @@ const MAX_SEED = 0xffffffff;
 
 /** `claims-cdc generate` */
 export const generateCommand = async (args: readonly string[], io: Io): Promise<number> => {
-  const { values, positionals } = parse(args, { seed: { type: 'string' }, untracked: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } }, GENERATE_HELP);
+  const { values, positionals } = parse(args, { seed: { type: 'string' }, untracked: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' }, ...TARGET_OPTIONS }, GENERATE_HELP);
   if (values.help) {
     io.out(GENERATE_HELP);
     return 0;
@@ -39,14 +42,15 @@ export const generateCommand = async (args: readonly string[], io: Io): Promise<
   const n = positiveIntArgument(count, 'N');
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && (!/^\d+$/.test(String(values.seed)) || seed > MAX_SEED)) throw new UsageError(`--seed must be an integer from 0 to ${MAX_SEED}, got '${String(values.seed)}'`);
-  const stack = requireRunningStack(resolveStateDir(values['state-dir']));
+  const stage = awsStageOf(values);
+  if (stage !== undefined && values.untracked) throw new UsageError('--untracked writes behind the local capture; a deployed table has none to go behind');
 
   const used = seed ?? randomInt(MAX_SEED + 1);
+  const writer = stage === undefined ? await localWriter(requireRunningStack(resolveStateDir(values['state-dir'])), values.untracked === true) : { write: await viaStageApi(stage), close: () => undefined };
   const live = values.json ? undefined : new LiveLine(io, 2_000);
-  const writer = values.untracked ? await untrackedWriter(stack) : { write: viaApi(stack), close: () => undefined };
   let claimIds: string[];
   try {
-    claimIds = await writeInRequests(writer.write, n, used, live, values.untracked ? ' --untracked' : '');
+    claimIds = await writeInRequests(writer.write, n, used, live, values.untracked ? ' --untracked' : stage === undefined ? '' : ` --target aws --stage ${stage}`);
   } finally {
     writer.close();
   }
@@ -63,6 +67,16 @@ const viaApi =
   (stack: Parameters<typeof callApi>[0]): WriteClaims =>
   async (count, seed) =>
     (await callApi<{ claimIds: string[] }>(stack, 'POST', '/claims/samples', { count, seed })).body.claimIds;
+
+/** Through the running stack's API, or behind its capture with `untracked`. */
+const localWriter = async (stack: ReturnType<typeof requireRunningStack>, untracked: boolean): Promise<{ write: WriteClaims; close: () => void }> =>
+  untracked ? untrackedWriter(stack) : { write: viaApi(stack), close: () => undefined };
+
+/** Through a deployed stage's API, SigV4-signed. */
+const viaStageApi = async (stage: string): Promise<WriteClaims> => {
+  const api = await onAwsTarget((aws) => aws.stageApi(stage));
+  return (count, seed) => onAwsTarget(async () => (await api<{ claimIds: string[] }>('POST', '/claims/samples', { count, seed })).body.claimIds);
+};
 
 /** Straight into the emulator: the same claims the API writes for a seed, but no change reaches the stream. */
 async function untrackedWriter(stack: ReturnType<typeof requireRunningStack>): Promise<{ write: WriteClaims; close: () => void }> {

@@ -1,4 +1,4 @@
-import type { Io } from '../io';
+import type { Io } from '../../console/io';
 
 /** A subcommand: arguments in, exit code out. */
 export type Command = (args: readonly string[], io: Io) => Promise<number>;

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync } from 'node:fs';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { replayFile } from '../../replay/replay';
-import { parse, positiveInt } from '../args';
-import { UsageError } from '../errors';
-import type { Io } from '../io';
+import { parse, positiveInt } from '../../console/args';
+import { UsageError } from '../../console/errors';
+import type { Io } from '../../console/io';
 
 export const REPLAY_HELP = `Usage: claims-cdc replay FILE --db PATH [--batch N] [--merge-every N] [--json]
 

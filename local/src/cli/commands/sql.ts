@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ResultRow } from '@claims-cdc/shared/warehouse/port';
 import { readStackInfo } from '../../stack/stack-client';
-import { parse } from '../args';
-import { CommandError, UsageError } from '../errors';
-import type { Io } from '../io';
-import { table } from '../output';
-import { callControl } from '../stack-call';
-import { requireRunningStack, resolveStateDir } from '../state-dir';
+import { parse } from '../../console/args';
+import { CommandError, UsageError } from '../../console/errors';
+import type { Io } from '../../console/io';
+import { table } from '../../console/output';
+import { callControl } from '../../console/stack-call';
+import { requireRunningStack, resolveStateDir } from '../../console/state-dir';
 
 export const SQL_HELP = `Usage: claims-cdc sql "QUERY" [--json] [--state-dir DIR | --db PATH]
 

@@ -2,16 +2,17 @@ import { statusLines, type StatusViewInput } from '../../inspect/status-view';
 import type { LiveReply } from '../../live-page';
 import { ratesBetween } from '../../live-page/sampler';
 import type { StackInfo } from '../../stack/stack-client';
-import { parse, positiveInt } from '../args';
-import { CommandError, UsageError } from '../errors';
-import type { Io } from '../io';
-import { LiveBlock } from '../live-line';
-import { callControl } from '../stack-call';
-import type { StatusReply } from '../stack-controls';
-import { requireRunningStack, resolveStateDir } from '../state-dir';
+import { parse, positiveInt } from '../../console/args';
+import { CommandError, UsageError } from '../../console/errors';
+import type { Io } from '../../console/io';
+import { LiveBlock } from '../../console/live-line';
+import { callControl } from '../../console/stack-call';
+import type { StatusReply } from '../../inspect/stack-controls';
+import { requireRunningStack, resolveStateDir } from '../../console/state-dir';
+import { awsStageOf, onAwsTarget, TARGET_HELP, TARGET_OPTIONS } from '../../aws-target/target-option';
 
 /** `claims-cdc status --help`. */
-export const STATUS_HELP = `Usage: claims-cdc status [--json] [--watch [--count N]] [--state-dir DIR]
+export const STATUS_HELP = `Usage: claims-cdc status [--json] [--watch [--count N]] [--state-dir DIR | --target aws --stage S]
 
 Where every change is in the running stack, stage by stage: items in DynamoDB; changes the capture has not put on
 the stream yet; records on the stream the transform has not read (and each shard's lag); records the transform is
@@ -22,7 +23,9 @@ freshness of the last minute (write in DynamoDB → row in the destination, p50/
   --json            print the whole status as JSON (counts and settings only, never claim contents)
   --watch           refresh every second, in place on a terminal, with sparklines of throughput and lag
   --count N         with --watch: stop after N refreshes (default: until Ctrl-C)
-  --state-dir DIR   the stack's state directory (default .claims-cdc)`;
+  --state-dir DIR   the stack's state directory (default .claims-cdc)
+${TARGET_HELP}
+                           (a deployed stage's status: items, stream, queue depths, warehouse counts; no --watch)`;
 
 const WATCH_EVERY_MS = 1_000;
 const SPARK_POINTS = 30;
@@ -54,7 +57,7 @@ const viewOf = (status: StatusReply, live: LiveReply | undefined): StatusViewInp
 export const statusCommand = async (args: readonly string[], io: Io): Promise<number> => {
   const { values, positionals } = parse(
     args,
-    { json: { type: 'boolean' }, watch: { type: 'boolean' }, count: { type: 'string' }, 'state-dir': { type: 'string' } },
+    { json: { type: 'boolean' }, watch: { type: 'boolean' }, count: { type: 'string' }, 'state-dir': { type: 'string' }, ...TARGET_OPTIONS },
     STATUS_HELP,
   );
   if (values.help) {
@@ -64,6 +67,15 @@ export const statusCommand = async (args: readonly string[], io: Io): Promise<nu
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.watch && values.json) throw new UsageError('give --watch or --json, not both');
   if (values.count !== undefined && !values.watch) throw new UsageError('--count goes with --watch');
+  const stage = awsStageOf(values);
+  if (stage !== undefined) {
+    if (values.watch) throw new UsageError('--watch is for the running stack; with --target aws, run status again');
+    return onAwsTarget(async (aws) => {
+      const status = await aws.stageStatus(stage);
+      for (const line of values.json ? [JSON.stringify(status)] : aws.stageStatusLines(status)) io.out(line);
+      return 0;
+    });
+  }
   const stack = requireRunningStack(resolveStateDir(values['state-dir']));
   if (values.watch) return watch(stack, io, positiveInt(values.count, 'count', Number.POSITIVE_INFINITY));
   const [status, live] = await Promise.all([callControl<StatusReply>(stack, 'status'), liveOf(stack)]);

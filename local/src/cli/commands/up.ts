@@ -1,19 +1,24 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import { collectPipelineStatus } from '../../inspect/collect-status';
 import { formatStatusLine } from '../../inspect/pipeline-status';
 import { stackWarehouse } from '../../inspect/stack-warehouse';
+import type { LivePage } from '../../live-page';
 import type { AttachedQuarantine } from '../../quarantine';
+import type { RunningStack } from '../../stack/start-stack';
 import { claimStateDir, StateDirError, StateDirLockedError, type StateDirLock } from '../../stack/stack-client';
-import { parse } from '../args';
-import { CommandError, UsageError } from '../errors';
-import { handlerLogging } from '../handler-logs';
-import type { Io } from '../io';
-import { LiveLine } from '../live-line';
-import { registerCliControls } from '../stack-controls';
-import { displayPath, resolveStateDir, stateDirFlag } from '../state-dir';
+import { parse, positiveInt } from '../../console/args';
+import { CommandError, UsageError } from '../../console/errors';
+import { handlerLogging } from '../../console/handler-logs';
+import type { Io } from '../../console/io';
+import { LiveLine } from '../../console/live-line';
+import type { GeneratorSchedule, ScheduledGenerator } from '../scheduled-generator';
+import { registerCliControls } from '../../inspect/stack-controls';
+import { displayPath, resolveStateDir, stateDirFlag } from '../../console/state-dir';
 
 export const UP_HELP = `Usage: claims-cdc up [--state-dir DIR] [--fresh] [--verbose | --log-file FILE]
+                    [--generate-every SECONDS [--generate-count N]]
 
 Runs the embedded stack in the foreground until Ctrl-C: DynamoDB, Kinesis and SQS emulators on 127.0.0.1, the
 DynamoDB→Kinesis capture, the transform, load and merge handlers on Lambda-like pollers, the ingest HTTP API, and
@@ -31,9 +36,16 @@ is redelivered and the pipeline drains; every stage is idempotent, so nothing is
                      warehouse and quarantine first (the handler log is kept)
   --verbose          handler logs at INFO on this terminal
   --log-file FILE    handler logs at INFO appended to FILE
-                     (default: warnings and errors appended to DIR/handlers.log)`;
+                     (default: warnings and errors appended to DIR/handlers.log)
+  --generate-every SECONDS
+                     play the ingest service's scheduled generator, as a stage deployed with generatorEnabled=true
+                     runs it: its generate handler writes new claims to the table every SECONDS (first run after
+                     one period); they are captured like any other write
+  --generate-count N claims per run (default: the deployed generatorBatchSize in services/ingest/serverless.yml)`;
 
 const STATUS_EVERY_MS = 1_000;
+/** Longest generator period: a day (a deployed rate rule takes minutes to days). */
+const MAX_GENERATE_EVERY_SECONDS = 86_400;
 
 /** `claims-cdc up` */
 export const upCommand = async (args: readonly string[], io: Io): Promise<number> => {
@@ -46,6 +58,8 @@ export const upCommand = async (args: readonly string[], io: Io): Promise<number
       'keep-warehouse': { type: 'boolean' },
       verbose: { type: 'boolean' },
       'log-file': { type: 'string' },
+      'generate-every': { type: 'string' },
+      'generate-count': { type: 'string' },
     },
     UP_HELP,
   );
@@ -56,14 +70,28 @@ export const upCommand = async (args: readonly string[], io: Io): Promise<number
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.verbose && values['log-file'] !== undefined) throw new UsageError('give --verbose or --log-file FILE, not both');
   if (values.fresh && values['keep-warehouse']) throw new UsageError('give --fresh or --keep-warehouse, not both');
+  const generator = generatorSchedule(values['generate-every'], values['generate-count']);
   const stateDir = resolveStateDir(values['state-dir']);
   const lock = claimForUp(stateDir);
   try {
-    return await runStack(stateDir, values, io);
+    return await runStack(stateDir, { ...values, ...(generator ? { generator } : {}) }, io);
   } finally {
     lock.release();
   }
 };
+
+/** The generator schedule the flags ask for, if any. */
+function generatorSchedule(every: string | undefined, count: string | undefined): GeneratorSchedule | undefined {
+  if (every === undefined) {
+    if (count !== undefined) throw new UsageError('--generate-count needs --generate-every SECONDS');
+    return undefined;
+  }
+  const seconds = Number(every);
+  if (!/^\d+(\.\d+)?$/.test(every) || !(seconds > 0) || seconds > MAX_GENERATE_EVERY_SECONDS) {
+    throw new UsageError(`--generate-every must be a number of seconds above 0 and at most ${MAX_GENERATE_EVERY_SECONDS}, got '${every}'`);
+  }
+  return { everySeconds: seconds, ...(count === undefined ? {} : { count: positiveInt(count, 'generate-count', 1) }) };
+}
 
 /**
  * Claims the state directory before anything in it is touched (private: the warehouse and the logs hold PHI;
@@ -84,6 +112,19 @@ interface UpValues {
   'keep-warehouse'?: boolean;
   verbose?: boolean;
   'log-file'?: string;
+  generator?: GeneratorSchedule;
+}
+
+/** What the banner shows beside the stack's own endpoints. */
+interface Banner {
+  stateDir: string;
+  warehouseFile: string;
+  startedAt: Date;
+  resumed: boolean;
+  logs: string;
+  live: LivePage | undefined;
+  generator: ScheduledGenerator | undefined;
+  schedule: GeneratorSchedule | undefined;
 }
 
 /** Runs the stack in a state directory this process holds the lock of, until a signal stops it. */
@@ -100,22 +141,24 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
   const logs = handlerLogging({ stateDir, ...(values.verbose ? { verbose: true } : {}), ...(logFile ? { logFile } : {}) });
   // Imported here: the emulators and the AWS SDK are only loaded by the commands that run a stack.
   const { startStack, StackStartError } = await import('../../stack/start-stack');
+  const scheduled = values.generator ? await import('../scheduled-generator') : undefined;
   const startedAt = new Date();
-  const stack = await startStack({ stateDir, env: logs.env, ...(values.fresh ? { fresh: true } : {}) }).catch(async (error: unknown) => {
+  const env = { ...logs.env, ...(scheduled && values.generator ? scheduled.generatorEnvironment(values.generator) : {}) };
+  const stack = await startStack({ stateDir, env, ...(values.fresh ? { fresh: true } : {}) }).catch(async (error: unknown) => {
     await logs.close();
     throw error instanceof StackStartError ? new CommandError(error.message) : error;
   });
   const warehouse = stackWarehouse();
   let quarantine: AttachedQuarantine | undefined;
+  let live: LivePage | undefined;
+  let generator: ScheduledGenerator | undefined;
   const sources = { storedQuarantine: () => quarantine?.store.list().filter((entry) => !entry.redriven).length ?? 0 };
-  let stopping = false;
-  let ticking: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let status: StatusTicker | undefined;
   const stop = async () => {
-    stopping = true;
-    clearTimeout(timer);
-    await ticking;
-    // The drainer uses the stack's SQS client: it stops first.
+    await status?.stop();
+    // The generator, the live page and the drainer use the stack's clients: they stop first.
+    await generator?.stop().catch(() => undefined);
+    await live?.stop().catch(() => undefined);
     await quarantine?.stop().catch(() => undefined);
     await stack.stop();
     await warehouse.close().catch(() => undefined);
@@ -128,21 +171,44 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
     // Quarantined inputs are drained from their queue into DIR/quarantine.jsonl, where `claims-cdc quarantine` finds them.
     const { attachQuarantine } = await import('../../quarantine');
     quarantine = attachQuarantine(stack);
+    const { startLivePage } = await import('../../live-page');
+    live = await startLivePage(stack, warehouse, { sources, quarantine: () => quarantine?.store.list() ?? [] });
+    if (scheduled && values.generator) generator = await scheduled.startScheduledGenerator(stack, values.generator);
   } catch (error) {
     await stop();
     throw error instanceof Error ? new CommandError(`the stack started but could not be set up: ${error.message.split('\n')[0]}`) : error;
   }
 
-  const flag = stateDirFlag(stateDir);
+  printBanner(io, stack, { stateDir, warehouseFile, startedAt, resumed, logs: logs.description, live, generator, schedule: values.generator });
+  // With handler logs on this terminal, a line rewritten in place would be torn by them: plain lines instead.
+  status = startStatusTicker(new LiveLine(values.verbose ? { out: io.out, err: io.err } : io, 10_000), stack, warehouse, sources);
+  const signal = await stopSignal(io);
+  status.line.end();
+  io.out(`${signal.received}: stopping the stack (in-flight invocations finish, captured changes reach the stream) …`);
+  await stop();
+  signal.release();
+  const g = generator?.counters();
+  if (g) io.out(`generator: ${g.runs} run${g.runs === 1 ? '' : 's'}, ${g.claims} claims written${g.failed > 0 ? `, ${g.failed} failed (last: ${g.lastError ?? '-'})` : ''}`);
+  io.out(`stopped; the warehouse stays in ${warehouseFile} (claims-cdc sql --db ${displayPath(warehouseFile)} "…"); a plain up resumes the pipeline where it stopped`);
+  return 0;
+};
+
+/** The endpoints, the token and what to try from another terminal. */
+function printBanner(io: Io, stack: RunningStack, b: Banner): void {
+  const flag = stateDirFlag(b.stateDir);
   const e = stack.endpoints;
-  io.out(`claims-cdc stack is up (pid ${process.pid}, state ${displayPath(stateDir)}, started in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s)`);
+  io.out(`claims-cdc stack is up (pid ${process.pid}, state ${displayPath(b.stateDir)}, started in ${((Date.now() - b.startedAt.getTime()) / 1000).toFixed(1)} s)`);
   io.out(`  HTTP API   ${e.api}   (the ingest handler; send Authorization: Bearer <API token>)`);
   io.out(`  API token  ${stack.token}`);
+  io.out(`  live page  ${b.live?.urlWithToken ?? '-'}   (the pipeline, live; the same token)`);
   io.out(`  DynamoDB   ${e.dynamodb ?? '-'}   (every write here is captured to the Kinesis stream)`);
   io.out(`  Kinesis    ${e.kinesis ?? '-'}   SQS ${e.sqs ?? '-'}`);
-  io.out(`  warehouse  ${displayPath(warehouseFile)} (DuckDB, held by this process)`);
-  io.out(`  state      ${resumed ? 'resumed from the earlier run (up --fresh starts empty)' : 'empty at start'}; kept in ${displayPath(stateDir)} when the stack stops`);
-  io.out(`  logs       ${logs.description}`);
+  io.out(`  warehouse  ${displayPath(b.warehouseFile)} (DuckDB, held by this process)`);
+  io.out(`  state      ${b.resumed ? 'resumed from the earlier run (up --fresh starts empty)' : 'empty at start'}; kept in ${displayPath(b.stateDir)} when the stack stops`);
+  io.out(`  logs       ${b.logs}`);
+  if (b.generator && b.schedule) {
+    io.out(`  generator  ${b.generator.count} claims every ${b.schedule.everySeconds} s (the ingest generate handler on a schedule, as generatorEnabled=true deploys it)`);
+  }
   io.out('');
   io.out('From another terminal (npx claims-cdc … or npm run claims-cdc -- …):');
   io.out(`  npx claims-cdc generate 20 --seed 7${flag}                   claims through the API`);
@@ -154,9 +220,19 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
   io.out(`  AWS SDK or CLI: AWS_ENDPOINT_URL_DYNAMODB=${e.dynamodb ?? ''} AWS_REGION=${stack.config.region} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local`);
   io.out('Ctrl-C stops the stack.');
   io.out('');
+}
 
-  // With handler logs on this terminal, a line rewritten in place would be torn by them: plain lines instead.
-  const line = new LiveLine(values.verbose ? { out: io.out, err: io.err } : io, 10_000);
+/** The live status line, refreshed until stopped. */
+interface StatusTicker {
+  readonly line: LiveLine;
+  /** Stops refreshing and waits for a refresh in progress. */
+  stop(): Promise<void>;
+}
+
+function startStatusTicker(line: LiveLine, stack: RunningStack, warehouse: Warehouse, sources: Parameters<typeof collectPipelineStatus>[2]): StatusTicker {
+  let stopping = false;
+  let ticking: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const tick = () => {
     const began = Date.now();
     ticking = collectPipelineStatus(stack, warehouse, sources)
@@ -173,24 +249,31 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
       });
   };
   tick();
+  return {
+    line,
+    async stop() {
+      stopping = true;
+      clearTimeout(timer);
+      await ticking;
+    },
+  };
+}
 
+/** Resolves on the first SIGINT, SIGTERM or SIGHUP; a second one while stopping exits at once. */
+async function stopSignal(io: Io): Promise<{ received: NodeJS.Signals; release: () => void }> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let stopping = false;
   let onSignal: (received: NodeJS.Signals) => void = () => undefined;
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    onSignal = (received) => {
+  const received = await new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (signal) => {
       if (stopping) {
         io.err('claims-cdc up: stopping was interrupted; exiting now');
         process.exit(130);
       }
       stopping = true;
-      resolve(received);
+      resolve(signal);
     };
     for (const s of signals) process.on(s, onSignal);
   });
-  line.end();
-  io.out(`${signal}: stopping the stack (in-flight invocations finish, captured changes reach the stream) …`);
-  await stop();
-  for (const s of signals) process.off(s, onSignal);
-  io.out(`stopped; the warehouse stays in ${warehouseFile} (claims-cdc sql --db ${displayPath(warehouseFile)} "…"); a plain up resumes the pipeline where it stopped`);
-  return 0;
-};
+  return { received, release: () => signals.forEach((s) => process.off(s, onSignal)) };
+}

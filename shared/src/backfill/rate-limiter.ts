@@ -5,6 +5,7 @@
  * page read without throttling gives back a twentieth of the ceiling, up to `--max-rcu` (additive increase,
  * multiplicative decrease, as TCP does).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Clock and sleep, injectable for tests. */
 export interface LimiterClock {
@@ -12,7 +13,7 @@ export interface LimiterClock {
   sleep(ms: number): Promise<void>;
 }
 
-const systemClock: LimiterClock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+const systemClock: LimiterClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
 
 /** Bounds of the backoff after a throttled request. */
 export const BACKOFF = { firstMs: 100, maxMs: 10_000 } as const;

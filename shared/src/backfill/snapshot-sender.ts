@@ -4,9 +4,13 @@
  * cannot process are quarantined with their reason and raw record, like any other rejected record.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type ClaimRow, MAX_SQS_MESSAGE_BYTES, packRows, quarantineMessages, RecordRejectedError, toRejection, type WireItem } from '@claims-cdc/shared';
-import { sendBodies } from '@claims-cdc/shared/aws/sqs-sender';
-import { snapshotChangeRecord, snapshotDeleteRow, snapshotRow, type SnapshotRead } from '@claims-cdc/shared/domain/snapshot';
+import { sendBodies } from '../aws/sqs-sender';
+import type { WireItem } from '../domain/change-record';
+import type { ClaimRow } from '../domain/columns';
+import { RecordRejectedError, toRejection } from '../domain/errors';
+import { quarantineMessages } from '../domain/quarantine';
+import { MAX_SQS_MESSAGE_BYTES, packRows } from '../domain/row-message';
+import { snapshotChangeRecord, snapshotDeleteRow, snapshotRow, type SnapshotRead } from '../domain/snapshot';
 
 /** Where snapshot rows and rejects go. */
 export interface SnapshotTargets {

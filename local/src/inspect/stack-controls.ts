@@ -3,10 +3,10 @@
  * DuckDB allows one writer process, so no other process may open the warehouse file while the stack runs.
  */
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import { collectPipelineStatus, type StatusSources } from '../inspect/collect-status';
-import type { PipelineStatus } from '../inspect/pipeline-status';
-import { verifyStack } from '../inspect/verify';
-import { repairStack } from '../inspect/verify-repair';
+import { collectPipelineStatus, type StatusSources } from './collect-status';
+import type { PipelineStatus } from './pipeline-status';
+import { verifyStack } from './verify';
+import { repairStack } from './verify-repair';
 import { ControlError } from '../stack/api-server';
 import type { RunningStack } from '../stack/start-stack';
 
