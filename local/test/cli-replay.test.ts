@@ -53,6 +53,21 @@ describe('claims-cdc replay + sql', () => {
     );
   });
 
+  it('shows progress (lines read, rate) without --json, and none with it (issue 14)', async () => {
+    // Prepare
+    const plain = capture();
+    const json = capture();
+    // Act
+    await run(['replay', file, '--db', join(dir, 'progress-plain.duckdb'), '--batch', '5'], plain.io);
+    await run(['replay', file, '--db', join(dir, 'progress-json.duckdb'), '--batch', '5', '--json'], json.io);
+    // Assess: the file has 25 lines; the last progress line printed names them all
+    const progress = plain.out.filter((line) => line.startsWith('replayed '));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatch(/^replayed 25 lines · \d+ lines\/s$/);
+    expect(json.out).toHaveLength(1);
+    expect(() => JSON.parse(json.out[0] as string)).not.toThrow();
+  });
+
   it('the warehouse a replay writes has the quickstart views: sql on them works (issue 13: they were missing)', async () => {
     // Prepare
     const db = join(dir, 'views.duckdb');

@@ -12,6 +12,8 @@ export interface ReplayOptions {
   readonly mergeEvery: number;
   /** Called for every line that cannot be replayed: line number and reason, never its content. */
   readonly onReject?: (line: number, reason: string) => void;
+  /** Called after every load with the lines read so far (for a progress line). */
+  readonly onProgress?: (lines: number) => void;
 }
 
 /** What a replay did. */
@@ -73,6 +75,7 @@ export const replayFile = async (path: string, warehouse: Warehouse, options: Re
     pending = [];
     loads += 1;
     if (loads % options.mergeEvery === 0) merged.push(await warehouse.merge());
+    options.onProgress?.(lines);
   };
   const input = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
   for await (const text of input) {

@@ -4,11 +4,12 @@ import { replayFile } from '../../replay/replay';
 import { parse, positiveInt } from '../../console/args';
 import { UsageError } from '../../console/errors';
 import type { Io } from '../../console/io';
+import { LiveLine } from '../../console/live-line';
 
 export const REPLAY_HELP = `Usage: claims-cdc replay FILE --db PATH [--batch N] [--merge-every N] [--json]
 
 Replays a JSONL file through the pipeline's decode → flatten → check → stage → merge code into a DuckDB file.
-Each line is either a decoded DynamoDB→Kinesis record (the kinesis.data payload; the line number stands in for the
+A progress line shows the lines read and the rate (not with --json). Each line is either a decoded DynamoDB→Kinesis record (the kinesis.data payload; the line number stands in for the
 sequence number) or a Kinesis record as Lambda receives it ({"kinesis":{"sequenceNumber":…,"data":<base64>}}, replayed
 with its own sequence number). Every good line is staged; each rejected one is reported as "line N: reason: detail".
   --db PATH         DuckDB file to write (created if missing)
@@ -41,7 +42,15 @@ export const replayCommand = async (args: readonly string[], io: Io): Promise<nu
   try {
     await warehouse.init();
     if (created) makePrivate(db);
-    const summary = await replayFile(file, warehouse, { batch, mergeEvery, onReject: (line, reason) => io.err(`line ${line}: ${reason}`) });
+    // Progress (lines read, rate) on the live line; not with --json, whose output is one JSON document.
+    const live = values.json ? undefined : new LiveLine(io);
+    const started = Date.now();
+    const onProgress = (lines: number): void => {
+      const rate = lines / Math.max((Date.now() - started) / 1000, 0.001);
+      live?.update(`replayed ${lines} lines · ${Math.round(rate)} lines/s`, String(lines));
+    };
+    const summary = await replayFile(file, warehouse, { batch, mergeEvery, onProgress, onReject: (line, reason) => io.err(`line ${line}: ${reason}`) });
+    live?.end();
     const status = await warehouse.status();
     const report = { lines: summary.lines, events: summary.events, rejected: summary.rejected, loads: summary.loads, merges: summary.merges, staged: summary.staged, destination: status.destination, history: status.history };
     io.out(values.json ? JSON.stringify(report) : Object.entries(report).map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n'));
