@@ -841,7 +841,7 @@ describe('load service, backfill function', () => {
     expect(eventSourceMappings('load').filter((m) => referencedId(m.Properties?.FunctionName as CfnValue) === f.logicalId)).toEqual([]);
     expect(targets('AWS::Events::Rule').filter((t) => t.includes(`"${f.logicalId}"`))).toEqual([]);
     expect(targets('AWS::Lambda::Permission').filter((t) => t.includes(`"${f.logicalId}"`))).toEqual([]);
-    expect(prop(f.resource, 'ReservedConcurrentExecutions')).toBeUndefined();
+    expect(f.resource.Properties?.ReservedConcurrentExecutions).toBeUndefined();
     expect(invokeConfigOf('load', f).Properties).toMatchObject({ MaximumRetryAttempts: 0 });
     expect(prop(f.resource, 'Timeout')).toBe(900);
   });

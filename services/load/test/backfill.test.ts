@@ -9,7 +9,9 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { QuarantineMessageSchema } from '@claims-cdc/shared/domain/quarantine';
 import { parseRowMessage } from '@claims-cdc/shared/domain/row-message';
 import { DEFAULT_SKEW_MARGIN_MS, SNAPSHOT_EVENT_NAME, snapshotEventId } from '@claims-cdc/shared/domain/snapshot';
+import { logger } from '@claims-cdc/shared/observability/logger';
 import { alteredClaim, claims } from '@claims-cdc/shared/test-support/factories';
+import { phiFinder, phiValues } from '@claims-cdc/shared/test-support/phi';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { backfill, DEFAULT_RESERVE_MS } from '../src/handlers/backfill';
@@ -18,7 +20,8 @@ const ddb = mockClient(DynamoDBClient);
 const sqs = mockClient(SQSClient);
 const LOAD = process.env.LOAD_QUEUE_URL as string;
 const QUARANTINE = process.env.QUARANTINE_QUEUE_URL as string;
-const items = claims(6, 93).map((c) => marshall(c, { removeUndefinedValues: true }));
+const sample = claims(6, 93);
+const items = sample.map((c) => marshall(c, { removeUndefinedValues: true }));
 const keyOf = (i: number) => ({ claim_id: items[i]!.claim_id! });
 const T = 1_764_500_000_000;
 
@@ -112,6 +115,23 @@ describe('backfill function', () => {
     expect(quarantined[0]?.reason).toBe('claim-schema');
     expect(reply.rejectedClaims[0]?.reason).toBe('claim-schema');
     expect(reply).toMatchObject({ done: true, read: 3, sent: 2, rejected: 1, rejectedClaims: [{ claimId: bad.claim_id!.S }] });
+  });
+
+  it('replies and logs claim ids, counts and reasons only, never a value', async () => {
+    // Prepare: a page with an item the pipeline rejects, and a continuation (its start key is a claim id)
+    const badClaim = alteredClaim(sample[4], { total_charge: 'a lot' });
+    ddb.on(ScanCommand).resolves({ Items: [items[0]!, marshall(badClaim, { removeUndefinedValues: true })], LastEvaluatedKey: keyOf(0) });
+    const logged = [jest.spyOn(logger, 'info'), jest.spyOn(logger, 'warn')];
+    const find = phiFinder(phiValues(sample));
+    // Act
+    const reply = await backfill({ segment: 0, totalSegments: 1, pageRequestedAtMs: T }, lambdaContext(900_000, 0));
+    // Assess
+    const text = JSON.stringify({ reply, logs: logged.flatMap((spy) => spy.mock.calls) });
+    logged.forEach((spy) => spy.mockRestore());
+    expect(reply).toMatchObject({ done: false, rejected: 1, rejectedClaims: [{ claimId: badClaim.claim_id, reason: 'claim-schema' }] });
+    expect(text).toContain(badClaim.claim_id);
+    expect(text).toContain('backfill item quarantined');
+    expect(find(text)).toEqual([]);
   });
 
   it('does not wait out a throttled read it has no time for: it returns the unread page with its request time kept', async () => {
