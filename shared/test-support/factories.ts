@@ -3,6 +3,8 @@
  * merge-rules oracle. One module, so the record format and the expected outcome are written once.
  */
 import { randomUUID } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { KinesisStreamEvent, KinesisStreamRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { WireItem } from '../src/domain/change-record';
 import { buildChangeRecord, marshallImage } from './change-records';
@@ -16,6 +18,9 @@ import { compareEvents, decide, versionKey } from '../src/domain/merge-rules';
 
 /** A plain item as DynamoDB JSON (what stream records carry). */
 export const wire = (item: Record<string, unknown>): WireItem => marshallImage(item);
+
+/** A plain item as the SDK's attribute map: what a mocked GetItem or Scan reply carries. */
+export const sdkItem = (item: Record<string, unknown>): Record<string, AttributeValue> => marshall(item, { removeUndefinedValues: true });
 
 export const TABLE_NAME = 'InsuranceClaims';
 

@@ -5,13 +5,14 @@
  * (signed-api.ts), the warehouse is the functions' own (warehouse.ts), the quarantine queue is read in place
  * (quarantine.ts). Each operation resolves the stage, does its work and lets go of what it opened.
  */
+import type { ApiReply } from '../console/api-reply';
 import type { VerifyResult } from '../inspect/verify';
 import type { QuarantineEntry, QuarantineEntryWithPayload, RedriveMark } from '../quarantine/store';
 import { dynamodb } from './clients';
 import { AwsTargetError } from './errors';
 import { readQuarantine, redriveQuarantined, showQuarantined, type QuarantineRead } from './quarantine';
 import { resourceSourceFromEnv, STAGE_PATTERN, type StageResources } from './resources';
-import { callSignedApi, type ApiReply } from './signed-api';
+import { callSignedApi } from './signed-api';
 import { collectStageStatus, type AwsStageStatus } from './status';
 import { verifyStage } from './verify';
 import { openStageWarehouse, type StageWarehouse } from './warehouse';
@@ -23,7 +24,8 @@ export type { QuarantineRead } from './quarantine';
 export type { StageResources, StageQueues, ResourceSource } from './resources';
 export { CloudFormationSource, NamingConventionSource, resourcesFromOutputs, resourceSourceFromEnv, stackName } from './resources';
 export { signApiRequest, callSignedApi, regionOfApiUrl } from './signed-api';
-export type { SigningIdentity, SignedRequest, ApiReply } from './signed-api';
+export type { SigningIdentity, SignedRequest } from './signed-api';
+export type { ApiReply } from '../console/api-reply';
 
 /** The resources of a stage, from the source CLAIMS_CDC_RESOLVE names. */
 export async function resolveStage(stage: string): Promise<StageResources> {

@@ -6,6 +6,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { readApiReply, type ApiReply } from '../console/api-reply';
 import { AwsTargetError } from './errors';
 
 /** What signs a request: credentials (or their provider) and the region of the API. */
@@ -58,12 +59,6 @@ export async function signApiRequest(
   return { method, url, headers: signed.headers, body: text };
 }
 
-/** A reply of the API. */
-export interface ApiReply<T> {
-  status: number;
-  body: T;
-}
-
 /**
  * Signs and sends a request; a non-2xx reply throws one line with the API's message (its replies name claim ids and
  * field paths, never values).
@@ -78,17 +73,6 @@ export async function callSignedApi<T>(identity: SigningIdentity, apiUrl: string
   } catch (error) {
     throw new AwsTargetError(`cannot reach the API at ${apiUrl}: ${(error as Error).message}`);
   }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (!response.ok) {
-    const message = (parsed as { message?: string; Message?: string } | null)?.message ?? (parsed as { Message?: string } | null)?.Message ?? text;
-    const hint = response.status === 403 ? ' (IAM: the caller needs execute-api:Invoke on this API)' : '';
-    throw new AwsTargetError(`${method} ${pathname} failed (${response.status}): ${String(message).split('\n')[0]}${hint}`);
-  }
-  return { status: response.status, body: parsed as T };
+  const hint = response.status === 403 ? ' (IAM: the caller needs execute-api:Invoke on this API)' : '';
+  return readApiReply<T>(response, (message) => new AwsTargetError(`${method} ${pathname} failed (${response.status}): ${message}${hint}`));
 }

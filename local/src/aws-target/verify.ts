@@ -4,6 +4,7 @@
  * as SQS and the warehouse say (what the transform holds is only in CloudWatch). Quarantined claims are named with
  * the ids of their entries in the quarantine queue.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WireItem } from '@claims-cdc/shared';
 import { scanTable } from '../inspect/dynamodb-scan';
 import type { VerifyResult } from '../inspect/verify';
@@ -25,7 +26,7 @@ export async function waitUntilStageSettled(resources: StageResources, warehouse
     const load = s.queues.load;
     if (load.visible + load.inFlight + load.delayed === 0 && s.staged === 0) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
   }
 }
 

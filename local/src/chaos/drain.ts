@@ -3,6 +3,7 @@
  * queues empty, then merges until staging is empty. No fixed timeouts: a wait fails only when nothing has moved for
  * `stallTimeoutMs` (a stuck pipeline is reported, a slow one is waited for).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import type { RunningStack } from '../stack';
 import type { FaultInjector } from './faults';
@@ -69,7 +70,7 @@ export async function drain(ctx: DrainContext): Promise<DrainResult> {
       } else if (Date.now() - lastChange > ctx.stallTimeoutMs) {
         throw new DrainStalledError(`nothing moved for ${Math.round(ctx.stallTimeoutMs / 1000)} s while waiting for ${what}: ${await describe()}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   };
   const lastErrors = () => {

@@ -17,6 +17,7 @@ import type { DynamoDBKinesisRecord, EventName } from '@claims-cdc/shared';
 import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import type { SNAPSHOT_EVENT_NAME } from '@claims-cdc/shared/domain/snapshot';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MonotonicMicros, type RunningStack } from '../stack';
 import { itemSizeBytes } from '../stack/dynamodb-wire';
 import { changePartitionKey } from '../stack/partition-key';
@@ -315,7 +316,7 @@ export class DirectSource implements Source {
     addToLedger(this.#ledger, record, op.claimId, data);
     this.#emitted += 1;
     if (this.#outbox.stats.pending >= 1_000) await this.#outbox.flush();
-    while (this.lag(this.#emitted) > this.maxLag) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.lag(this.#emitted) > this.maxLag) await sleep(20);
   }
 
   async finish(): Promise<void> {

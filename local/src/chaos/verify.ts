@@ -3,7 +3,7 @@
  * event ids, column names and counts only — never a value (they are PHI).
  */
 import { createHash } from 'node:crypto';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ALL_COLUMNS, TABLES, toClaimRow, type ClaimRow, type ColumnSpec, type WireItem } from '@claims-cdc/shared';
 import { marshallImage } from '@claims-cdc/shared/test-support/change-records';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
@@ -64,8 +64,11 @@ export const rowOfWireItem = (item: WireItem): ClaimRow =>
 /** The row of a plain (model) item: marshalled as the SDK writes it (`NumberValue` keeps its digits), then as above. */
 export const rowOfItem = (item: Record<string, unknown>): ClaimRow => rowOfWireItem(marshallImage(item));
 
-const hashRows = (rows: Iterable<ClaimRow>): Map<string, { hash: string; values: unknown[] }> => {
-  const out = new Map<string, { hash: string; values: unknown[] }>();
+/** Rows by claim id: each row's compared values and their hash. */
+export type HashedRows = Map<string, { hash: string; values: unknown[] }>;
+
+const hashRows = (rows: Iterable<ClaimRow>): HashedRows => {
+  const out: HashedRows = new Map();
   for (const row of rows) {
     const values = valuesOf(row);
     out.set(String(row.claimId), { hash: hashOf(values), values });
@@ -74,20 +77,20 @@ const hashRows = (rows: Iterable<ClaimRow>): Map<string, { hash: string; values:
 };
 
 /** Source items (plain, as the workload model keeps them), hashed: claim id → { hash, values }. */
-export function hashItems(items: Iterable<Record<string, unknown>>): Map<string, { hash: string; values: unknown[] }> {
+export function hashItems(items: Iterable<Record<string, unknown>>): HashedRows {
   return hashRows([...items].map(rowOfItem));
 }
 
 /** Source items in DynamoDB JSON (a table scan), hashed. */
-export function hashWireItems(items: Iterable<WireItem>): Map<string, { hash: string; values: unknown[] }> {
+export function hashWireItems(items: Iterable<WireItem>): HashedRows {
   return hashRows([...items].map(rowOfWireItem));
 }
 
 /** Destination rows, hashed. Timestamps are read as ISO text with microseconds (the item's own format). */
-export async function hashDestination(warehouse: Warehouse): Promise<Map<string, { hash: string; values: unknown[] }>> {
+export async function hashDestination(warehouse: Warehouse): Promise<HashedRows> {
   const select = COMPARED_COLUMNS.map((c) => (c.type === 'TIMESTAMP_NTZ' ? `strftime(${c.name}, '%Y-%m-%dT%H:%M:%S.%fZ') AS ${c.name}` : c.name));
   const rows = await warehouse.query(`SELECT ${select.join(', ')} FROM ${TABLES.destination}`);
-  const out = new Map<string, { hash: string; values: unknown[] }>();
+  const out: HashedRows = new Map();
   for (const row of rows) {
     const values = valuesOf(row);
     out.set(String(row.claimId), { hash: hashOf(values), values });
@@ -98,10 +101,10 @@ export async function hashDestination(warehouse: Warehouse): Promise<Map<string,
 /** Every item of the table (strongly consistent scan), in DynamoDB JSON: numbers keep their text. */
 export async function scanTable(stack: RunningStack): Promise<WireItem[]> {
   const items: WireItem[] = [];
-  let start: Record<string, unknown> | undefined;
+  let start: Record<string, AttributeValue> | undefined;
   do {
     const reply = await stack.clients.dynamodb.send(
-      new ScanCommand({ TableName: stack.resources.table.name, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start as never } : {}) }),
+      new ScanCommand({ TableName: stack.resources.table.name, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }),
     );
     for (const item of reply.Items ?? []) items.push(item as unknown as WireItem);
     start = reply.LastEvaluatedKey;
@@ -112,8 +115,8 @@ export async function scanTable(stack: RunningStack): Promise<WireItem[]> {
 /** Compares two hashed row sets; details name claim ids and the columns that differ. */
 export function compareRows(
   name: string,
-  expected: Map<string, { hash: string; values: unknown[] }>,
-  actual: Map<string, { hash: string; values: unknown[] }>,
+  expected: HashedRows,
+  actual: HashedRows,
 ): Check {
   const missing = [...expected.keys()].filter((id) => !actual.has(id));
   const extra = [...actual.keys()].filter((id) => !expected.has(id));

@@ -1,4 +1,5 @@
 import { callStackControl, StackControlError, type StackInfo } from '../stack/stack-client';
+import { readApiReply, type ApiReply } from './api-reply';
 import { CommandError } from './errors';
 
 /**
@@ -17,12 +18,6 @@ export const callControl = async <T>(stack: StackInfo, name: string, body?: unkn
   }
 };
 
-/** A reply of the ingest API. */
-export interface ApiReply<T> {
-  status: number;
-  body: T;
-}
-
 /**
  * Calls the running stack's HTTP API (the ingest handler, exactly as behind API Gateway) with its token.
  * Non-2xx replies become a one-line CommandError carrying the API's message.
@@ -39,16 +34,5 @@ export const callApi = async <T>(stack: Pick<StackInfo, 'apiUrl' | 'token'>, met
   } catch (error) {
     throw new CommandError(`cannot reach the stack's API at ${stack.apiUrl}: ${(error as Error).message}`);
   }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (!response.ok) {
-    const message = (parsed as { message?: string } | null)?.message ?? text;
-    throw new CommandError(`${method} ${pathname} failed (${response.status}): ${String(message).split('\n')[0]}`);
-  }
-  return { status: response.status, body: parsed as T };
+  return readApiReply<T>(response, (message) => new CommandError(`${method} ${pathname} failed (${response.status}): ${message}`));
 };

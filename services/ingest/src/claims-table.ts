@@ -29,6 +29,7 @@ export class ClaimsTable {
   async putClaims(claims: readonly Claim[]): Promise<void> {
     for (let start = 0; start < claims.length; start += 25) {
       let requests = claims.slice(start, start + 25).map((claim) => ({ PutRequest: { Item: marshall(claim, { removeUndefinedValues: true }) } }));
+      // Kept by hand: UnprocessedItems come in a successful reply, which the SDK's retry strategy never retries.
       for (let attempt = 1; requests.length > 0; attempt += 1) {
         if (attempt > this.retry.attempts) throw new UnprocessedItemsError(`${requests.length} claims still unprocessed after ${this.retry.attempts} attempts`);
         if (attempt > 1) await sleep(this.retry.baseDelayMs * 2 ** (attempt - 2));

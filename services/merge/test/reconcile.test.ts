@@ -3,7 +3,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type Claim, type ClaimRow, PAYMENT_STATUSES, readRowMessage, type WireItem } from '@claims-cdc/shared';
 import { DEFAULT_SKEW_MARGIN_MS } from '@claims-cdc/shared/domain/snapshot';
 import { metrics } from '@claims-cdc/shared/observability/metrics';
-import { claims, row, wire } from '@claims-cdc/shared/test-support/factories';
+import { claims, row, sdkItem, wire } from '@claims-cdc/shared/test-support/factories';
 import { phiFinder, phiValues } from '@claims-cdc/shared/test-support/phi';
 import { DIALECTS } from '@claims-cdc/shared/warehouse/dialect';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
@@ -147,7 +147,7 @@ describe('reconcile (domain): DynamoDB scan against a DuckDB destination', () =>
     fakeTable(items);
     const changed = { ...b, payment_status: otherStatus(), patient: { ...b.patient, first_name: 'Changed' } } as Record<string, unknown>;
     (changed.patient as Record<string, unknown>).phone = '555-0100';
-    ddb.on(GetItemCommand, { Key: { claim_id: { S: b.claim_id } } }).resolves({ Item: wire(changed) as never });
+    ddb.on(GetItemCommand, { Key: { claim_id: { S: b.claim_id } } }).resolves({ Item: sdkItem(changed) });
     // Act
     const report = await reconcile(deps, { ...REQUEST, repair: true });
     // Assess

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { statusLines, type StatusViewInput } from '../../inspect/status-view';
 import type { LiveReply } from '../../live-page';
 import { ratesBetween } from '../../live-page/sampler';
@@ -104,7 +105,7 @@ async function watch(stack: StackInfo, io: Io, count: number): Promise<number> {
     const lines = statusLines({ ...view, spark: { throughput: rates.map((r) => r.loaded), lag: rates.map((r) => r.lagSeconds) } });
     // Plain output repeats a block only when a count changed, not when only the clock or the stack's age did.
     block.update([`${new Date().toISOString().slice(11, 19)}  claims-cdc status --watch (Ctrl-C ends it)`, ...lines], JSON.stringify(status.pipeline, (k, v) => (k === 'takenAt' ? undefined : v)));
-    if (n + 1 < count) await new Promise((resolve) => setTimeout(resolve, Math.max(0, WATCH_EVERY_MS - (Date.now() - began))));
+    if (n + 1 < count) await sleep(Math.max(0, WATCH_EVERY_MS - (Date.now() - began)));
   }
   return 0;
 }
