@@ -28,7 +28,15 @@ export interface StackResources {
   table: { name: string; arn: string };
   stream: { name: string; arn: string; shardIds: string[] };
   queues: Record<QueueKey, QueueResource>;
+  /** The table's Kinesis streaming destination, when the stack was asked to turn it on (external endpoints). */
+  streamingDestination?: StreamingDestinationState;
 }
+
+/**
+ * What became of the table's Kinesis streaming destination: ACTIVE, or refused by an endpoint that does not implement
+ * it (then nothing reaches the stream unless something else streams the table's changes; `reason` says what to do).
+ */
+export type StreamingDestinationState = { status: 'ACTIVE' } | { status: 'UNSUPPORTED'; reason: string };
 
 export interface CreateResourcesOptions {
   /** Turn on DynamoDB's own Kinesis streaming destination (LocalStack / AWS); off when the local capture does it. */
@@ -54,8 +62,9 @@ export async function createResources(
     createStream(clients, config, timeoutMs),
     createQueues(clients, config),
   ]);
-  if (options.enableStreamingDestination) await enableDestination(clients, config, stream.arn, timeoutMs);
-  return { table, stream, queues };
+  if (!options.enableStreamingDestination) return { table, stream, queues };
+  const streamingDestination = await enableDestination(clients, config, stream.arn, timeoutMs);
+  return { table, stream, queues, streamingDestination };
 }
 
 async function createTable(clients: StackClients, config: StackConfig, timeoutMs: number) {
@@ -120,23 +129,51 @@ async function createQueues(clients: StackClients, config: StackConfig): Promise
   return Object.fromEntries(created) as Record<QueueKey, QueueResource>;
 }
 
-async function enableDestination(clients: StackClients, config: StackConfig, streamArn: string, timeoutMs: number) {
+/**
+ * Turns the table's Kinesis streaming destination on (or finds it on). An endpoint that does not implement the
+ * operation is reported, not fatal: the rest of the pipeline still runs, and the user is told what to do.
+ */
+async function enableDestination(clients: StackClients, config: StackConfig, streamArn: string, timeoutMs: number): Promise<StreamingDestinationState> {
   const describe = async () =>
     (await clients.dynamodb.send(new DescribeKinesisStreamingDestinationCommand({ TableName: config.table.name })))
       .KinesisDataStreamDestinations ?? [];
-  const existing = (await describe()).find((d) => d.StreamArn === streamArn);
-  if (!existing || existing.DestinationStatus === 'DISABLED') {
-    await clients.dynamodb.send(
-      new EnableKinesisStreamingDestinationCommand({
-        TableName: config.table.name,
-        StreamArn: streamArn,
-        EnableKinesisStreamingConfiguration: { ApproximateCreationDateTimePrecision: 'MICROSECOND' },
-      }),
-    );
+  try {
+    const existing = (await describe()).find((d) => d.StreamArn === streamArn);
+    if (!existing || existing.DestinationStatus === 'DISABLED') {
+      await clients.dynamodb.send(
+        new EnableKinesisStreamingDestinationCommand({
+          TableName: config.table.name,
+          StreamArn: streamArn,
+          EnableKinesisStreamingConfiguration: { ApproximateCreationDateTimePrecision: 'MICROSECOND' },
+        }),
+      );
+    }
+  } catch (error) {
+    if (!isUnsupported(error)) throw error;
+    const reason =
+      `the DynamoDB endpoint does not support Kinesis streaming destinations (${describeAwsError(error)}): ` +
+      `changes to table ${config.table.name} reach stream ${config.stream.name} only if something else streams them there`;
+    return { status: 'UNSUPPORTED', reason };
   }
   await waitFor('Kinesis streaming destination ACTIVE', timeoutMs, async () =>
     (await describe()).find((d) => d.StreamArn === streamArn && d.DestinationStatus === 'ACTIVE'),
   );
+  return { status: 'ACTIVE' };
+}
+
+/** An endpoint's way of saying it does not implement an operation (DynamoDB-compatible emulators differ). */
+function isUnsupported(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return (
+    /^(UnknownOperation|NotImplemented|UnsupportedOperation|InvalidAction)(Exception)?$/.test(error.name) ||
+    status === 501 ||
+    /not (yet )?(supported|implemented)|unknown operation/i.test(error.message)
+  );
+}
+
+function describeAwsError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
 }
 
 /** Polls of a resource's state: quick at first (the emulators are fast), then at most twice a second. */

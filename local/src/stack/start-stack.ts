@@ -49,8 +49,10 @@ export interface StartStackOptions {
   loadBatchSize?: number;
   /**
    * Use these endpoints (LocalStack, or AWS when a service's endpoint is omitted) instead of starting emulators.
-   * No capture is started: DynamoDB's own Kinesis streaming destination is enabled on the table instead.
-   * Credentials then come from the usual AWS environment.
+   * No capture is started: DynamoDB's own Kinesis streaming destination is enabled on the table instead (an endpoint
+   * that does not implement it is reported in `resources.streamingDestination`, not fatal). The table, stream and
+   * queues are created or reused. Credentials then come from the usual AWS environment. What the stack still owns
+   * (the warehouse, the transform's checkpoints, the quarantine) stays in the state directory as before.
    */
   external?: {
     endpoints: Partial<AwsEndpoints>;
@@ -239,7 +241,9 @@ interface StackParts {
 
 /** Starts, in order, the stand-ins (or takes the external endpoints), resources, env, handlers, API and pollers. */
 async function startParts(options: StartStackOptions, stateDir: string, teardown: Teardown): Promise<StackParts> {
+  // With external endpoints the stack owns no emulator data, but still its checkpoints (when it persists at all).
   const persist = options.persist !== false && !options.external;
+  const keepCheckpoints = options.persist !== false;
   const config = loadStackConfig({ overrides: shortcutOverrides(options) });
   const failed = new FailureRoute();
   let aws: AwsProcess | undefined;
@@ -267,7 +271,7 @@ async function startParts(options: StartStackOptions, stateDir: string, teardown
   teardown.stops.push(restoreEnv);
   const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env);
   const api = await startApi(options, config, handlers.api, teardown);
-  const pipeline = startPipeline(config, handlers, clients, resources, persist ? stateDir : undefined, teardown);
+  const pipeline = startPipeline(config, handlers, clients, resources, keepCheckpoints ? stateDir : undefined, teardown);
   // Stopped first: no new requests while the pipeline drains.
   teardown.stops.push(() => api.stop());
   return { options, stateDir, config, aws, sqsPid, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };

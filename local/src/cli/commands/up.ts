@@ -16,9 +16,11 @@ import { LiveLine } from '../../console/live-line';
 import type { GeneratorSchedule, ScheduledGenerator } from '../scheduled-generator';
 import { registerCliControls } from '../../inspect/stack-controls';
 import { displayPath, resolveStateDir, stateDirFlag } from '../../console/state-dir';
+import type { AwsEndpoints } from '../../stack/aws-env';
+import { externalEndpoints } from './endpoint-args';
 
 export const UP_HELP = `Usage: claims-cdc up [--state-dir DIR] [--fresh] [--verbose | --log-file FILE]
-                    [--generate-every SECONDS [--generate-count N]]
+                    [--generate-every SECONDS [--generate-count N]] [--endpoint URL]
 
 Runs the embedded stack in the foreground until Ctrl-C: DynamoDB, Kinesis and SQS emulators on 127.0.0.1, the
 DynamoDB→Kinesis capture, the transform, load and merge handlers on Lambda-like pollers, the ingest HTTP API, and
@@ -41,7 +43,14 @@ is redelivered and the pipeline drains; every stage is idempotent, so nothing is
                      play the ingest service's scheduled generator, as a stage deployed with generatorEnabled=true
                      runs it: its generate handler writes new claims to the table every SECONDS (first run after
                      one period); they are captured like any other write
-  --generate-count N claims per run (default: the deployed generatorBatchSize in services/ingest/serverless.yml)`;
+  --generate-count N claims per run (default: the deployed generatorBatchSize in services/ingest/serverless.yml)
+  --endpoint URL     run the handlers against an external AWS-compatible endpoint (LocalStack:
+                     http://localhost:4566) instead of starting the emulators; also taken from AWS_ENDPOINT_URL.
+                     AWS_ENDPOINT_URL_DYNAMODB, _KINESIS and _SQS override it per service. The table, stream,
+                     queues and the table's Kinesis streaming destination are created there or reused; no capture
+                     is started (the endpoint's DynamoDB streams the changes). Credentials come from the usual AWS
+                     environment (LocalStack: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test). The warehouse,
+                     checkpoints and quarantine stay in DIR as without it.`;
 
 const STATUS_EVERY_MS = 1_000;
 /** Longest generator period: a day (a deployed rate rule takes minutes to days). */
@@ -60,6 +69,7 @@ export const upCommand = async (args: readonly string[], io: Io): Promise<number
       'log-file': { type: 'string' },
       'generate-every': { type: 'string' },
       'generate-count': { type: 'string' },
+      endpoint: { type: 'string' },
     },
     UP_HELP,
   );
@@ -71,10 +81,11 @@ export const upCommand = async (args: readonly string[], io: Io): Promise<number
   if (values.verbose && values['log-file'] !== undefined) throw new UsageError('give --verbose or --log-file FILE, not both');
   if (values.fresh && values['keep-warehouse']) throw new UsageError('give --fresh or --keep-warehouse, not both');
   const generator = generatorSchedule(values['generate-every'], values['generate-count']);
+  const external = externalEndpoints(values.endpoint, process.env);
   const stateDir = resolveStateDir(values['state-dir']);
   const lock = claimForUp(stateDir);
   try {
-    return await runStack(stateDir, { ...values, ...(generator ? { generator } : {}) }, io);
+    return await runStack(stateDir, { ...values, ...(generator ? { generator } : {}), ...(external ? { external } : {}) }, io);
   } finally {
     lock.release();
   }
@@ -113,6 +124,8 @@ interface UpValues {
   verbose?: boolean;
   'log-file'?: string;
   generator?: GeneratorSchedule;
+  /** External endpoints instead of the emulators (`--endpoint`, AWS_ENDPOINT_URL*). */
+  external?: AwsEndpoints;
 }
 
 /** What the banner shows beside the stack's own endpoints. */
@@ -134,7 +147,7 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
   const resumable = hasPersistedPipeline(stateDir);
   // A warehouse without emulator data is from a version that kept DynamoDB in memory: it mirrors a table that is gone,
   // so it is cleared as that version did (unless --keep-warehouse asks to keep it).
-  if (!values.fresh && !resumable && !values['keep-warehouse']) for (const file of [warehouseFile, `${warehouseFile}.wal`]) rmSync(file, { force: true });
+  if (!values.external && !values.fresh && !resumable && !values['keep-warehouse']) for (const file of [warehouseFile, `${warehouseFile}.wal`]) rmSync(file, { force: true });
   const resumed = !values.fresh && (resumable || existsSync(warehouseFile));
 
   const logFile = values['log-file'] === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), values['log-file']);
@@ -144,7 +157,9 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
   const scheduled = values.generator ? await import('../scheduled-generator') : undefined;
   const startedAt = new Date();
   const env = { ...logs.env, ...(scheduled && values.generator ? scheduled.generatorEnvironment(values.generator) : {}) };
-  const stack = await startStack({ stateDir, env, ...(values.fresh ? { fresh: true } : {}) }).catch(async (error: unknown) => {
+  if (values.external) io.out(`using external AWS endpoint ${describeEndpoints(values.external)}; no emulators, no capture started`);
+  const external = values.external ? { external: { endpoints: values.external } } : {};
+  const stack = await startStack({ stateDir, env, ...external, ...(values.fresh ? { fresh: true } : {}) }).catch(async (error: unknown) => {
     await logs.close();
     throw error instanceof StackStartError ? new CommandError(error.message) : error;
   });
@@ -197,11 +212,12 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
 function printBanner(io: Io, stack: RunningStack, b: Banner): void {
   const flag = stateDirFlag(b.stateDir);
   const e = stack.endpoints;
+  const external = stack.counters().capture === undefined;
   io.out(`claims-cdc stack is up (pid ${process.pid}, state ${displayPath(b.stateDir)}, started in ${((Date.now() - b.startedAt.getTime()) / 1000).toFixed(1)} s)`);
   io.out(`  HTTP API   ${e.api}   (the ingest handler; send Authorization: Bearer <API token>)`);
   io.out(`  API token  ${stack.token}`);
   io.out(`  live page  ${b.live?.urlWithToken ?? '-'}   (the pipeline, live; the same token)`);
-  io.out(`  DynamoDB   ${e.dynamodb ?? '-'}   (every write here is captured to the Kinesis stream)`);
+  io.out(`  DynamoDB   ${e.dynamodb ?? '-'}   (${external ? 'external: its Kinesis streaming destination carries the changes' : 'every write here is captured to the Kinesis stream'})`);
   io.out(`  Kinesis    ${e.kinesis ?? '-'}   SQS ${e.sqs ?? '-'}`);
   io.out(`  warehouse  ${displayPath(b.warehouseFile)} (DuckDB, held by this process)`);
   io.out(`  state      ${b.resumed ? 'resumed from the earlier run (up --fresh starts empty)' : 'empty at start'}; kept in ${displayPath(b.stateDir)} when the stack stops`);
@@ -217,9 +233,17 @@ function printBanner(io: Io, stack: RunningStack, b: Banner): void {
   io.out(`  npx claims-cdc status${flag}                                 where every change is`);
   io.out(`  npx claims-cdc sql "select count(*) from openflow_insclaim_dest_tbl"${flag}`);
   io.out(`  npx claims-cdc verify${flag}                                 DynamoDB vs the destination, row by row`);
-  io.out(`  AWS SDK or CLI: AWS_ENDPOINT_URL_DYNAMODB=${e.dynamodb ?? ''} AWS_REGION=${stack.config.region} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local`);
+  io.out(`  AWS SDK or CLI: AWS_ENDPOINT_URL_DYNAMODB=${e.dynamodb ?? ''} AWS_REGION=${stack.config.region}${external ? '' : ' AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local'}`);
   io.out('Ctrl-C stops the stack.');
   io.out('');
+  const destination = stack.resources.streamingDestination;
+  if (destination?.status === 'UNSUPPORTED') io.err(`warning: ${destination.reason}; on LocalStack, use a version that supports EnableKinesisStreamingDestination (see the README)`);
+}
+
+/** One URL when every service shares it (LocalStack), else each service's. */
+function describeEndpoints(endpoints: AwsEndpoints): string {
+  const { dynamodb, kinesis, sqs } = endpoints;
+  return dynamodb === kinesis && kinesis === sqs ? dynamodb : `DynamoDB ${dynamodb}, Kinesis ${kinesis}, SQS ${sqs}`;
 }
 
 /** The live status line, refreshed until stopped. */
