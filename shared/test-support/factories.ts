@@ -172,3 +172,25 @@ export class MergeOracle {
 
 /** What the destination must hold after any delivery of `rows`: the newest event of each claim, unless a REMOVE. */
 export const expectedDestination = (rows: readonly ClaimRow[]): Map<string, ClaimRow> => new MergeOracle().merge(rows).destination;
+
+/** A 38-digit number: the most digits Snowflake's NUMBER holds. */
+export const N38 = '12345678901234567890123456789012345678';
+
+/**
+ * Attributes of every DynamoDB type the world can send beside a claim's own (38-digit and tiny numbers, number and
+ * string sets, binary and binary sets, booleans, null, empty and nested containers), in DynamoDB JSON.
+ */
+export const everyTypeAttributes = (): Record<string, unknown> => ({
+  ledger_ref: { N: N38 },
+  rate: { N: '0.12345678901234567890123456789012345678' },
+  tiny: { N: '1E-130' },
+  codes: { SS: ['A', 'B'] },
+  amounts: { NS: [N38, '-0.5'] },
+  blob: { B: 'AAEC/w==' },
+  blobs: { BS: ['AA==', '/w=='] },
+  flag: { BOOL: false },
+  nothing: { NULL: true },
+  empty_list: { L: [] },
+  empty_map: { M: {} },
+  nested: { M: { deep: { L: [{ N: N38 }, { M: { x: { NULL: true } } }] } } },
+});

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { RecordRejectedError } from '../src/domain/errors';
 import { fastRowJson } from '../src/domain/fast-decode';
 import { kinesisRowJson, referenceRowJson } from '../src/domain/kinesis-row';
-import { alteredClaim, changeRecord, claims, millisecondRecord, wire } from '../test-support/factories';
+import { alteredClaim, changeRecord, claims, everyTypeAttributes, millisecondRecord, wire } from '../test-support/factories';
 
 type Json = Record<string, unknown>;
 
@@ -30,18 +30,7 @@ const everyType = (): Json => {
   const record = changeRecord({ eventName: 'INSERT', claim: sample[1]!, micros: T }) as { dynamodb: Json };
   record.dynamodb.NewImage = {
     ...(wire(sample[1]!) as Json),
-    ledger_ref: { N: N38 },
-    rate: { N: '0.12345678901234567890123456789012345678' },
-    tiny: { N: '1E-130' },
-    codes: { SS: ['A', 'B'] },
-    amounts: { NS: [N38, '-0.5'] },
-    blob: { B: 'AAEC/w==' },
-    blobs: { BS: ['AA==', '/w=='] },
-    flag: { BOOL: false },
-    nothing: { NULL: true },
-    empty_list: { L: [] },
-    empty_map: { M: {} },
-    nested: { M: { deep: { L: [{ N: '7' }, { M: { x: { NULL: true } } }] } } },
+    ...(everyTypeAttributes() as Json),
   };
   return record as Json;
 };

@@ -10,7 +10,7 @@ import type { ClaimRow } from '../src/domain/columns';
 import { toClaimRow } from '../src/domain/flatten';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
-import { changeRecord, claims, wire, rejection } from '../test-support/factories';
+import { changeRecord, claims, everyTypeAttributes, wire, rejection } from '../test-support/factories';
 
 const [claim] = claims(1, 31) as [Claim];
 const T = 1_732_000_000_123_000;
@@ -83,19 +83,8 @@ describe('every DynamoDB type survives exactly in rawImage', () => {
   const image = {
     ...wire(claim),
     total_charge: { N: '98765432109876543210987654321098765432' },
-    ledger_ref: { N: N38 },
-    rate: { N: RATE },
-    tiny: { N: '1E-130' },
+    ...everyTypeAttributes(),
     huge: { N: '9.9999999999999999999999999999999999999E+125' },
-    codes: { SS: ['A', 'B'] },
-    amounts: { NS: [N38, '-0.5'] },
-    blob: { B: 'AAEC/w==' },
-    blobs: { BS: ['AA==', '/w=='] },
-    flag: { BOOL: false },
-    nothing: { NULL: true },
-    empty_list: { L: [] },
-    empty_map: { M: {} },
-    nested: { M: { deep: { L: [{ N: N38 }, { M: { x: { NULL: true } } }] } } },
   };
 
   it('keeps numbers as their exact decimal text, sets and binary as arrays and base64, null as null', () => {
