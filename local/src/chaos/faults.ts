@@ -379,10 +379,15 @@ export class FaultInjector {
   async #merge(event: Parameters<ScheduledHandler>[0], context: Parameters<ScheduledHandler>[1]): Promise<unknown> {
     const real = await this.#real('merge');
     if (this.#on('merge-crash', RATES.mergeCrash)) {
-      const crashed = await this.#crashMerge();
+      let crashed: string | undefined;
+      try {
+        crashed = await this.#crashMerge();
+      } finally {
+        // Nothing was staged (nothing could crash), or the stack was killed mid-crash (not counted): the run still
+        // owes its first crash. Without this a run cut by stack-kill could end with merge-crash never counted.
+        if (crashed === undefined && this.counts.mergeCrashes === 0) this.#fired.delete('merge-crash');
+      }
       if (crashed) throw new ChaosFault(`merge crashed after its '${crashed}' step`);
-      // Nothing was staged, so nothing could crash: it still owes its first crash.
-      if (this.counts.mergeCrashes === 0) this.#fired.delete('merge-crash');
     }
     if (this.#on('merge-concurrent', RATES.mergeConcurrent)) {
       this.counts.mergeConcurrent += 1;
