@@ -6,7 +6,7 @@
 import {
   buildWireChangeRecord,
   checkRow,
-  CLAIM_COLUMNS,
+  IMAGE_COLUMNS,
   type ColumnSpec,
   toRejection,
   type ResultRow,
@@ -17,7 +17,7 @@ import {
 } from '@claims-cdc/shared';
 
 /** The columns compared: every one the registry derives from the item image (not event metadata such as eventName). */
-export const COMPARED_COLUMNS: readonly ColumnSpec[] = CLAIM_COLUMNS.filter((c) => c.source.kind === 'image');
+export const COMPARED_COLUMNS: readonly ColumnSpec[] = IMAGE_COLUMNS;
 
 /** One claim whose destination row differs from its item. */
 export interface DifferingRow {

@@ -3,7 +3,7 @@
  * with the warehouse's own rules: a value that passes here is one both DuckDB and Snowflake cast without error.
  * Problems name the column and the rule, never the value.
  */
-import { type ClaimRow, type ColumnSpec, type ColumnType, ROW_COLUMNS } from './columns';
+import { type ClaimRow, type ColumnSpec, type ColumnType, ROW_COLUMNS, ROW_EVENT_NAMES } from './columns';
 import { RecordRejectedError } from './errors';
 import { MAX_SEQUENCE_DIGITS, MICROS_DIGITS } from './merge-rules';
 
@@ -54,7 +54,7 @@ const RULES: Record<ColumnType, (value: string | number) => string | undefined> 
 const EVENT_RULES: Record<string, (value: unknown) => string | undefined> = {
   eventId: (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'missing'),
   claimId: (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'missing'),
-  eventName: (v) => (v === 'INSERT' || v === 'MODIFY' || v === 'REMOVE' || v === 'SNAPSHOT' ? undefined : 'not INSERT, MODIFY, REMOVE or SNAPSHOT'),
+  eventName: (v) => ((ROW_EVENT_NAMES as readonly unknown[]).includes(v) ? undefined : `not ${ROW_EVENT_NAMES.join(', ')}`),
   eventCreationUnixTime: (v) => (typeof v === 'string' && new RegExp(`^\\d{1,${MICROS_DIGITS}}$`).test(v) ? undefined : `not 1-${MICROS_DIGITS} decimal digits`),
   sequenceNumber: (v) => (typeof v === 'string' && new RegExp(`^\\d{0,${MAX_SEQUENCE_DIGITS}}$`).test(v) ? undefined : `not 0-${MAX_SEQUENCE_DIGITS} decimal digits`),
 };

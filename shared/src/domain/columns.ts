@@ -83,6 +83,15 @@ export const ALL_COLUMNS: readonly ColumnSpec[] = [...CLAIM_COLUMNS, ...METADATA
 /** The columns a change event carries (everything but what the warehouse fills in). */
 export const ROW_COLUMNS: readonly ColumnSpec[] = ALL_COLUMNS.filter((c) => c.source.kind !== 'warehouse');
 
+/** The claim columns read from the item's image: what `verify` and reconciliation compare between DynamoDB and the destination. */
+export const IMAGE_COLUMNS: readonly ColumnSpec[] = CLAIM_COLUMNS.filter((c) => c.source.kind === 'image');
+
+/**
+ * What a load row's eventName may be: the three kinds of change, and SNAPSHOT for rows a backfill or repair reads
+ * with a Scan (`snapshot.ts`). The transform's input (stream records) stays INSERT/MODIFY/REMOVE only.
+ */
+export const ROW_EVENT_NAMES = ['INSERT', 'MODIFY', 'REMOVE', 'SNAPSHOT'] as const;
+
 /** Names of the PHI columns (masking policies, log redaction). */
 export const PHI_COLUMNS: readonly string[] = ALL_COLUMNS.filter((c) => c.phi).map((c) => c.name);
 

@@ -24,10 +24,10 @@
  * Pure (hashing only).
  */
 import { createHash } from 'node:crypto';
-import { CLAIM_COLUMNS, type ClaimRow, type ColumnSpec } from './columns';
+import { type ClaimRow, type ColumnSpec, IMAGE_COLUMNS } from './columns';
 
 /** The columns hashed: every one the registry derives from the item image (not event metadata such as eventName). */
-export const HASHED_COLUMNS: readonly ColumnSpec[] = CLAIM_COLUMNS.filter((c) => c.source.kind === 'image');
+export const HASHED_COLUMNS: readonly ColumnSpec[] = IMAGE_COLUMNS;
 
 /** The field of a NULL value. */
 export const NULL_FIELD = '~N';

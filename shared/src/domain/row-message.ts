@@ -1,5 +1,5 @@
 import { rowProblem } from './cell-rules';
-import { type ClaimRow, ROW_COLUMNS } from './columns';
+import { type ClaimRow, ROW_COLUMNS, ROW_EVENT_NAMES } from './columns';
 import { RecordRejectedError } from './errors';
 
 /**
@@ -11,11 +11,8 @@ export const ROW_MESSAGE_FORMAT = 'claims-cdc.rows.v1';
 /** SQS's classic message size limit. Kept at 256 KiB so the same code works on every SQS (and emulator). */
 export const MAX_SQS_MESSAGE_BYTES = 262_144;
 
-/**
- * What a load row's eventName may be: the three kinds of change, and SNAPSHOT for rows a backfill or repair reads
- * with a Scan (`snapshot.ts`). The transform's input (stream records) stays INSERT/MODIFY/REMOVE only.
- */
-export const ROW_EVENT_NAMES = ['INSERT', 'MODIFY', 'REMOVE', 'SNAPSHOT'] as const;
+/** Re-exported: the event names a load row may carry are defined with the column registry. */
+export { ROW_EVENT_NAMES } from './columns';
 
 const ENVELOPE_PREFIX = `{"format":"${ROW_MESSAGE_FORMAT}","rows":[`;
 const ENVELOPE_BYTES = Buffer.byteLength(`${ENVELOPE_PREFIX}]}`);
