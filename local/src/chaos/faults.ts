@@ -13,7 +13,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, 
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { MERGE_RUN_COLUMN, Prng, TABLES } from '@claims-cdc/shared';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import type { KinesisHandler, RunningStack, ScheduledHandler, SqsHandler, StackConfig, StackHandlers } from '../stack';
+import { type HandlerProcess, startHandlerProcess, type KinesisHandler, type RunningStack, type ScheduledHandler, type SqsHandler, type StackConfig, type StackHandlers } from '../stack';
 import type { Fault } from './options';
 
 /** An injected failure. Its message says what was simulated, never what the input held. */
@@ -31,6 +31,14 @@ export class ChaosKilledError extends Error {
 
 /** A merge step the `stack-kill` fault may kill the stack at (the real merges only; see ChaosStack). */
 export type MergeKillHook = (step: string) => Promise<void>;
+
+/** A handler module's export, imported in this process (after the stack set the environment it reads at load). */
+async function importHandler(ref: { handlerModule: string; handlerExport: string }): Promise<(...a: unknown[]) => Promise<unknown>> {
+  const module = (await import(ref.handlerModule)) as Record<string, unknown>;
+  const handler = module[ref.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[ref.handlerExport];
+  if (typeof handler !== 'function') throw new Error(`${ref.handlerModule} does not export ${ref.handlerExport}`);
+  return handler as (...a: unknown[]) => Promise<unknown>;
+}
 
 /** How often each fault fires, per invocation of the function it targets. */
 const RATES = {
@@ -108,6 +116,7 @@ export class FaultInjector {
   readonly #fired = new Set<string>();
   readonly #occupancy = new Map<keyof FaultCounts['busyMs'], { active: number; since: number }>();
   readonly #modules = new Map<keyof Loaded, Promise<unknown>>();
+  readonly #processes: HandlerProcess<KinesisStreamEvent, KinesisStreamBatchResponse | undefined>[] = [];
   #stack: RunningStack | undefined;
   #warehouse: Promise<Warehouse> | undefined;
   #deliver: ((data: Buffer, partitionKey: string) => Buffer) | undefined;
@@ -199,15 +208,26 @@ export class FaultInjector {
   async #real<K extends keyof Loaded>(stage: K): Promise<Loaded[K]> {
     let loading = this.#modules.get(stage);
     if (!loading) {
-      const ref = this.config[stage];
-      loading = import(ref.handlerModule).then((module: Record<string, unknown>) => {
-        const handler = module[ref.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[ref.handlerExport];
-        if (typeof handler !== 'function') throw new Error(`${ref.handlerModule} does not export ${ref.handlerExport}`);
-        return this.#timed(stage, handler as (...a: unknown[]) => Promise<unknown>);
-      });
+      loading = (stage === 'transform' ? this.#transformProcess() : importHandler(this.config[stage])).then((handler) => this.#timed(stage, handler));
       this.#modules.set(stage, loading);
     }
     return (await loading) as Loaded[K];
+  }
+
+  /**
+   * The transform runs in its own process, as the stack runs it (see start-stack.ts). That process is the harness's
+   * and outlives a `stack-kill`: what a killed invocation still does is discarded by the epoch check, as for the
+   * others.
+   */
+  async #transformProcess(): Promise<(...a: unknown[]) => Promise<unknown>> {
+    const child = await startHandlerProcess<KinesisStreamEvent, KinesisStreamBatchResponse | undefined>(this.config.transform, 'transform');
+    this.#processes.push(child);
+    return child.handler as (...a: unknown[]) => Promise<unknown>;
+  }
+
+  /** Ends the handler processes the harness started. */
+  async close(): Promise<void> {
+    await Promise.all(this.#processes.splice(0).map((child) => child.stop()));
   }
 
   /**

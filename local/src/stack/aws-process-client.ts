@@ -14,9 +14,7 @@
  * this module is part of a bundle (the bundler emits the entry beside the bundle).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { childEntry } from './child-entry';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { AWS_PROCESS_OPTIONS_ENV, type AwsProcessCommand, type AwsProcessEvent, type AwsProcessOptions } from './aws-process-protocol';
 
@@ -62,10 +60,7 @@ export const AWS_PROCESS_PROFILE_ENV = 'CLAIMS_CDC_AWS_PROCESS_PROFILE_DIR';
 /** The entry file and the Node flags it needs, from source or from a bundle. */
 export function awsProcessEntry(dir: string = __dirname): { file: string; execArgv: string[] } {
   const profileDir = process.env[AWS_PROCESS_PROFILE_ENV];
-  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const bundled = path.join(dir, 'aws-process.js');
-  if (!__filename.endsWith('.ts') && existsSync(bundled)) return { file: bundled, execArgv: profile };
-  return { file: path.join(dir, 'aws-process.ts'), execArgv: [...profile, '--import', pathToFileURL(require.resolve('tsx')).href] };
+  return childEntry('aws-process', profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [], dir);
 }
 
 /** One child: started, answering commands, exited. */

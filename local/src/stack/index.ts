@@ -26,6 +26,8 @@ export type { SqsHandler, SqsPoller, SqsPollerCounters, SqsPollerOptions } from 
 export { startSchedulePoller } from './schedule-poller';
 export type { ScheduledHandler, SchedulePoller, SchedulePollerCounters, SchedulePollerOptions } from './schedule-poller';
 export { createLambdaContext } from './lambda-runtime';
+export { HandlerProcessError, startHandlerProcess } from './handler-process-client';
+export type { HandlerProcess } from './handler-process-client';
 export type { FunctionIdentity, LambdaHandler, PollerCounters } from './lambda-runtime';
 
 export { createResources, ResourceSetupError } from './resources';

@@ -23,7 +23,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { KinesisMappingConfig } from './local-config';
 import type { CheckpointStore } from './persistence';
-import { createLambdaContext, describeError, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters, pollerStopAndKill, type PollerRun } from './lambda-runtime';
+import { createLambdaContext, describeError, pollerAbortController, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters, pollerStopAndKill, type PollerRun } from './lambda-runtime';
 
 /** The transform handler's contract. */
 export type KinesisHandler = LambdaHandler<KinesisStreamEvent, KinesisStreamBatchResponse | void | undefined>;
@@ -129,7 +129,7 @@ const newCounters = () => ({
 
 /** Starts one loop per shard. */
 export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller {
-  const p: Poller = { options, abort: new AbortController(), counters: newCounters(), killed: false };
+  const p: Poller = { options, abort: pollerAbortController(), counters: newCounters(), killed: false };
   const shardStates = new Map<string, ShardState>();
   const loops = options.shardIds.map((shardId) => {
     const stored = options.checkpoints?.get(shardId);

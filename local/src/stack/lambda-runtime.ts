@@ -2,6 +2,7 @@
  * What the pollers need to call a handler the way Lambda does: the handler type, a real-shaped Context,
  * and an error summary that never carries payload contents.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
@@ -59,6 +60,18 @@ export interface PollerCounters {
   batchItemFailures: number;
   /** The last failure (error name and message, or a description), without record contents. */
   lastError?: string;
+}
+
+/**
+ * The abort controller of a poller. Every shard loop or queue loop of the poller listens on its signal at once (a
+ * GetRecords or ReceiveMessage in flight, a sleep, parallel receives): with four shards or five receive loops that is
+ * more than Node's default of 10 listeners, by design and bounded by the loops, so the leak warning is turned off for
+ * this one signal.
+ */
+export function pollerAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** A sleep that an AbortSignal cuts short (resolves, never rejects: stopping is not an error). */

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import type { SqsMappingConfig } from './local-config';
-import { createLambdaContext, describeError, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters, pollerStopAndKill, type PollerRun } from './lambda-runtime';
+import { createLambdaContext, describeError, pollerAbortController, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters, pollerStopAndKill, type PollerRun } from './lambda-runtime';
 
 /** The load handler's contract. */
 export type SqsHandler = LambdaHandler<SQSEvent, SQSBatchResponse | void | undefined>;
@@ -71,7 +71,7 @@ interface Poller extends PollerRun {
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const p: Poller = {
     options,
-    abort: new AbortController(),
+    abort: pollerAbortController(),
     counters: { invocations: 0, records: 0, failures: 0, batchItemFailures: 0, deleted: 0, leftForRedelivery: 0, inFlightInvocations: 0, inFlightMessages: 0 },
     waitSeconds: options.waitTimeSeconds ?? 1,
     killed: false,

@@ -16,6 +16,7 @@ import { startApiServer, type ApiServer, type ApiServerCounters, type ControlHan
 import { applyEnvironment, awsEnvironment, createStackClients, LOCAL_CREDENTIALS, type AwsEndpoints, type StackClients } from './aws-env';
 import { startAwsProcess, type AwsProcess } from './aws-process-client';
 import type { CaptureStats } from './ddb-kinesis-capture';
+import { startHandlerProcess } from './handler-process-client';
 import { startSqsEmulator } from './emulators';
 import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
 import { describeError } from './lambda-runtime';
@@ -269,7 +270,7 @@ async function startParts(options: StartStackOptions, stateDir: string, teardown
   const env = handlerEnvironment(options, stateDir, config, endpoints, resources);
   const restoreEnv = applyEnvironment(env);
   teardown.stops.push(restoreEnv);
-  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env);
+  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env, teardown);
   const api = await startApi(options, config, handlers.api, teardown);
   const pipeline = startPipeline(config, handlers, clients, resources, keepCheckpoints ? stateDir : undefined, teardown);
   // Stopped first: no new requests while the pipeline drains.
@@ -521,12 +522,13 @@ async function loadHandlers(
   given: Partial<StackHandlers>,
   disabled: Set<StackStage>,
   env: Record<string, string>,
+  teardown: Teardown,
 ): Promise<Partial<StackHandlers>> {
   const refs: Record<StackStage, HandlerRef> = { transform: config.transform, load: config.load, merge: config.merge, api: config.api };
   const out: Partial<StackHandlers> = {};
   const envKey = JSON.stringify(env);
   for (const stage of Object.keys(refs) as StackStage[]) {
-    if (disabled.has(stage) || given[stage]) continue;
+    if (disabled.has(stage) || given[stage] || IN_CHILD.has(stage)) continue;
     const previous = importedHandlerEnv.get(refs[stage].handlerModule);
     if (previous !== undefined && previous !== envKey) {
       throw new StackStartError(
@@ -541,10 +543,31 @@ async function loadHandlers(
       (out as Record<StackStage, unknown>)[stage] = provided;
       continue;
     }
+    if (IN_CHILD.has(stage)) {
+      (out as Record<StackStage, unknown>)[stage] = await handlerInChild(stage, refs[stage], teardown);
+      continue;
+    }
     (out as Record<StackStage, unknown>)[stage] = await importHandler(stage, refs[stage]);
     importedHandlerEnv.set(refs[stage].handlerModule, envKey);
   }
   return out;
+}
+
+/**
+ * Stages whose handler runs in a child process (handler-process-client.ts): the transform, the heaviest JavaScript of
+ * the pipeline, on the second core. The load and the merge stay here: they share this process's DuckDB file, which
+ * allows one writing process.
+ */
+const IN_CHILD: ReadonlySet<StackStage> = new Set(['transform']);
+
+/** The handler of `stage` in its own process, forked now (it inherits the handler environment just applied). */
+async function handlerInChild(stage: StackStage, ref: HandlerRef, teardown: Teardown): Promise<unknown> {
+  const child = await startHandlerProcess(ref, stage).catch((error: unknown) => {
+    throw new StackStartError(`cannot load the ${stage} handler from ${ref.handlerModule} in its own process: ${describeError(error)}`, { cause: error });
+  });
+  teardown.stops.push(() => child.stop());
+  teardown.kills.push(() => child.kill());
+  return child.handler;
 }
 
 async function importHandler(stage: StackStage, ref: HandlerRef): Promise<unknown> {

@@ -1,0 +1,81 @@
+/**
+ * A handler in a child process (the stack's transform) is called like the in-process one: results, the Lambda
+ * context and thrown errors cross the boundary; a child that dies fails its invocation as an infrastructure error and
+ * the next invocation gets a new child; stop waits for the invocation in flight.
+ */
+import path from 'node:path';
+import type { Context } from 'aws-lambda';
+import { createLambdaContext } from '../src/stack/lambda-runtime';
+import { HandlerProcessError, startHandlerProcess, type HandlerProcess } from '../src/stack/handler-process-client';
+import type { ChildHandlerEvent } from './fixtures/child-handler';
+
+const REF = { handlerModule: path.join(__dirname, 'fixtures', 'child-handler'), handlerExport: 'handler' };
+type Reply = { echo: unknown; pid: number; functionName: string; requestId: string; remainingMs: number; env?: string };
+
+const context = (timeoutMs = 30_000): Context =>
+  createLambdaContext({ functionName: 'transform', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:transform', timeoutMs });
+
+describe('a handler in its own process', () => {
+  let child: HandlerProcess<ChildHandlerEvent, Reply> | undefined;
+  afterEach(async () => {
+    await child?.kill();
+    child = undefined;
+    delete process.env.CHILD_HANDLER_MARK;
+  });
+
+  it('returns the handler result, with the context and the environment it was forked with', async () => {
+    // Prepare
+    process.env.CHILD_HANDLER_MARK = 'forked-with-this';
+    child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
+    const ctx = context(30_000);
+    // Act
+    const reply = await child.handler({ echo: { rows: ['a', 'b'], n: 2 } }, ctx);
+    // Assess
+    expect(reply.echo).toEqual({ rows: ['a', 'b'], n: 2 });
+    expect(reply.pid).not.toBe(process.pid);
+    expect(reply.pid).toBe(child.pid());
+    expect(reply).toMatchObject({ functionName: 'transform', requestId: ctx.awsRequestId, env: 'forked-with-this' });
+    expect(reply.remainingMs).toBeGreaterThan(20_000);
+    expect(reply.remainingMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it('throws what the handler threw, by name and message', async () => {
+    // Prepare
+    child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
+    // Act
+    const calling = child.handler({ throwName: 'SqsSendError' }, context());
+    // Assess
+    await expect(calling).rejects.toMatchObject({ name: 'SqsSendError', message: 'record 7 could not be sent' });
+  });
+
+  it('fails the invocation of a child that dies as an infrastructure error, then starts a new child', async () => {
+    // Prepare
+    child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
+    const first = child.pid();
+    // Act
+    const dying = child.handler({ exit: true }, context());
+    await expect(dying).rejects.toBeInstanceOf(HandlerProcessError);
+    const after = await child.handler({ echo: 'again' }, context());
+    // Assess
+    expect(after.echo).toBe('again');
+    expect(after.pid).not.toBe(first);
+  });
+
+  it('lets the invocation in flight finish when stopped', async () => {
+    // Prepare
+    child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
+    const running = child.handler({ waitMs: 300, echo: 'finished' }, context());
+    // Act
+    await child.stop();
+    // Assess
+    await expect(running).resolves.toMatchObject({ echo: 'finished' });
+    await expect(child.handler({ echo: 'late' }, context())).rejects.toBeInstanceOf(HandlerProcessError);
+  });
+
+  it('does not start when the module cannot be loaded, naming it', async () => {
+    // Act
+    const starting = startHandlerProcess({ handlerModule: path.join(__dirname, 'fixtures', 'no-such-handler'), handlerExport: 'handler' }, 'transform');
+    // Assess
+    await expect(starting).rejects.toThrow(/transform process could not load its handler: .*no-such-handler/);
+  });
+});
