@@ -53,16 +53,23 @@ const childCpuSeconds = (pids: Record<string, number | undefined>): number | und
 /** CPU use of the stack's processes over a measured span, printed beside its figure (load-independent-ish). */
 const cpuMeter = (stack: { childPids(): Record<string, number | undefined> }) => {
   const main = process.cpuUsage();
-  const children = childCpuSeconds(stack.childPids());
+  const split = () => {
+    const { transform, ...emulators } = stack.childPids();
+    return { emulators: childCpuSeconds(emulators), transform: transform === undefined ? undefined : childCpuSeconds({ transform }) };
+  };
+  const before = split();
   return (events: number): string => {
     const used = process.cpuUsage(main);
     const mainSeconds = (used.user + used.system) / 1e6;
-    const after = childCpuSeconds(stack.childPids());
-    const childSeconds = children === undefined || after === undefined ? undefined : after - children;
+    const after = split();
+    const delta = (key: 'emulators' | 'transform') => (before[key] === undefined || after[key] === undefined ? undefined : (after[key] as number) - (before[key] as number));
     const perEvent = (seconds: number) => `${((seconds / events) * 1e6).toFixed(0)} µs/event`;
-    return childSeconds === undefined
-      ? `CPU: main ${mainSeconds.toFixed(1)} s (${perEvent(mainSeconds)})`
-      : `CPU: main ${mainSeconds.toFixed(1)} s (${perEvent(mainSeconds)}), AWS processes ${childSeconds.toFixed(1)} s (${perEvent(childSeconds)})`;
+    const parts = [`main ${mainSeconds.toFixed(1)} s (${perEvent(mainSeconds)})`];
+    const transform = delta('transform');
+    if (transform !== undefined) parts.push(`transform process ${transform.toFixed(1)} s (${perEvent(transform)})`);
+    const emulators = delta('emulators');
+    if (emulators !== undefined) parts.push(`AWS processes ${emulators.toFixed(1)} s (${perEvent(emulators)})`);
+    return `CPU: ${parts.join(', ')}`;
   };
 };
 

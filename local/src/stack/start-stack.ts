@@ -16,7 +16,7 @@ import { startApiServer, type ApiServer, type ApiServerCounters, type ControlHan
 import { applyEnvironment, awsEnvironment, createStackClients, LOCAL_CREDENTIALS, type AwsEndpoints, type StackClients } from './aws-env';
 import { startAwsProcess, type AwsProcess } from './aws-process-client';
 import type { CaptureStats } from './ddb-kinesis-capture';
-import { startHandlerProcess } from './handler-process-client';
+import { startHandlerProcess, type HandlerProcess } from './handler-process-client';
 import { startSqsEmulator } from './emulators';
 import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
 import { describeError } from './lambda-runtime';
@@ -121,10 +121,10 @@ export interface RunningStack {
   /** Messages waiting or in flight per queue. */
   queueDepths(): Promise<Record<QueueKey, number>>;
   /**
-   * Process ids of the stack's child processes now (none with external endpoints): DynamoDB, Kinesis + the capture
-   * (`stream`), SQS. A restarted process has a new one.
+   * Process ids of the stack's child processes now: DynamoDB, Kinesis + the capture (`stream`), SQS (none of these
+   * with external endpoints) and the transform handler's. A restarted process has a new one.
    */
-  childPids(): { dynamodb?: number; stream?: number; sqs?: number };
+  childPids(): { dynamodb?: number; stream?: number; sqs?: number; transform?: number };
   /** Resolves when every change captured so far is on the stream (no-op with an external endpoint). */
   flushCapture(): Promise<void>;
   /** Runs the merge now (after a run in progress, never alongside it) and returns its result. */
@@ -230,6 +230,7 @@ interface StackParts {
   config: StackConfig;
   aws: AwsProcess | undefined;
   sqsPid: number | undefined;
+  handlerProcesses: ReadonlyMap<StackStage, HandlerProcess<unknown, unknown>>;
   endpoints: Partial<AwsEndpoints>;
   clients: StackClients;
   resources: StackResources;
@@ -270,12 +271,13 @@ async function startParts(options: StartStackOptions, stateDir: string, teardown
   const env = handlerEnvironment(options, stateDir, config, endpoints, resources);
   const restoreEnv = applyEnvironment(env);
   teardown.stops.push(restoreEnv);
-  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env, teardown);
+  const handlerProcesses = new Map<StackStage, HandlerProcess<unknown, unknown>>();
+  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env, { teardown, processes: handlerProcesses });
   const api = await startApi(options, config, handlers.api, teardown);
   const pipeline = startPipeline(config, handlers, clients, resources, keepCheckpoints ? stateDir : undefined, teardown);
   // Stopped first: no new requests while the pipeline drains.
   teardown.stops.push(() => api.stop());
-  return { options, stateDir, config, aws, sqsPid, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };
+  return { options, stateDir, config, aws, sqsPid, handlerProcesses, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };
 }
 
 /** The environment handler modules read at import: the stack's endpoints and resources, then the caller's. */
@@ -393,7 +395,7 @@ async function queueDepthsOf(clients: StackClients, resources: StackResources): 
 
 /** Puts the parts together: counters, the `status` control, the state file, stop and kill. */
 function runningStack(parts: StackParts, teardown: Teardown, lock: StateDirLock, restoreNotice: () => void): RunningStack {
-  const { options, stateDir, aws, sqsPid, endpoints, clients, resources, api, pipeline } = parts;
+  const { options, stateDir, aws, sqsPid, handlerProcesses, endpoints, clients, resources, api, pipeline } = parts;
   const counters = (): StackCounters => ({
     ...(aws ? { capture: aws.stats() } : {}),
     ...(pipeline.transform ? { transform: pipeline.transform.counters() } : {}),
@@ -426,7 +428,11 @@ function runningStack(parts: StackParts, teardown: Teardown, lock: StateDirLock,
     clients,
     counters,
     queueDepths,
-    childPids: () => ({ ...(aws ? aws.pids() : {}), ...(sqsPid !== undefined ? { sqs: sqsPid } : {}) }),
+    childPids: () => ({
+      ...(aws ? aws.pids() : {}),
+      ...(sqsPid !== undefined ? { sqs: sqsPid } : {}),
+      ...(handlerProcesses.get('transform')?.pid() !== undefined ? { transform: handlerProcesses.get('transform')?.pid() } : {}),
+    }),
     flushCapture: () => aws?.flush() ?? Promise.resolve(),
     triggerMerge: () => (pipeline.merge ? pipeline.merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
     registerControl: (name, handler) => api.registerControl(name, handler),
@@ -522,7 +528,7 @@ async function loadHandlers(
   given: Partial<StackHandlers>,
   disabled: Set<StackStage>,
   env: Record<string, string>,
-  teardown: Teardown,
+  children: { teardown: Teardown; processes: Map<StackStage, HandlerProcess<unknown, unknown>> },
 ): Promise<Partial<StackHandlers>> {
   const refs: Record<StackStage, HandlerRef> = { transform: config.transform, load: config.load, merge: config.merge, api: config.api };
   const out: Partial<StackHandlers> = {};
@@ -544,7 +550,7 @@ async function loadHandlers(
       continue;
     }
     if (IN_CHILD.has(stage)) {
-      (out as Record<StackStage, unknown>)[stage] = await handlerInChild(stage, refs[stage], teardown);
+      (out as Record<StackStage, unknown>)[stage] = await handlerInChild(stage, refs[stage], children);
       continue;
     }
     (out as Record<StackStage, unknown>)[stage] = await importHandler(stage, refs[stage]);
@@ -561,10 +567,15 @@ async function loadHandlers(
 const IN_CHILD: ReadonlySet<StackStage> = new Set(['transform']);
 
 /** The handler of `stage` in its own process, forked now (it inherits the handler environment just applied). */
-async function handlerInChild(stage: StackStage, ref: HandlerRef, teardown: Teardown): Promise<unknown> {
-  const child = await startHandlerProcess(ref, stage).catch((error: unknown) => {
+async function handlerInChild(
+  stage: StackStage,
+  ref: HandlerRef,
+  { teardown, processes }: { teardown: Teardown; processes: Map<StackStage, HandlerProcess<unknown, unknown>> },
+): Promise<unknown> {
+  const child = await startHandlerProcess<unknown, unknown>(ref, stage).catch((error: unknown) => {
     throw new StackStartError(`cannot load the ${stage} handler from ${ref.handlerModule} in its own process: ${describeError(error)}`, { cause: error });
   });
+  processes.set(stage, child);
   teardown.stops.push(() => child.stop());
   teardown.kills.push(() => child.kill());
   return child.handler;
