@@ -23,13 +23,11 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { type Claim, generateClaims, TABLES } from '@claims-cdc/shared';
 import { changeRecord } from '@claims-cdc/shared/test-support/factories';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { percentile, progress, secondsSince } from '../measure';
 import type { EndToEndOptions, EndToEndResult, FreshnessPoint } from '../results';
 import { claimIdFor, planChanges } from '../seed-data';
 
 type StackModule = typeof import('../../local/src/stack');
-type Handler<E> = (event: E, context: Context) => Promise<unknown>;
 
 
 /**
@@ -88,17 +86,6 @@ const loadStackModule = async (): Promise<{ stack?: StackModule; missing: string
   return missing.length > 0 ? { missing } : { stack, missing };
 };
 
-/** Imports a handler named by the stack config, once. */
-const lazyHandler = <E>(ref: { handlerModule: string; handlerExport: string }): (() => Promise<Handler<E>>) => {
-  let loading: Promise<Handler<E>> | undefined;
-  return () =>
-    (loading ??= import(ref.handlerModule).then((module: Record<string, unknown>) => {
-      const handler = module[ref.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[ref.handlerExport];
-      if (typeof handler !== 'function') throw new Error(`${ref.handlerModule} does not export ${ref.handlerExport}`);
-      return handler as Handler<E>;
-    }));
-};
-
 const count = async (warehouse: Warehouse, sql: string): Promise<number> => Number((await warehouse.query(sql))[0]?.n ?? 0);
 
 /** Runs stage 4. */
@@ -108,10 +95,6 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
 
   const stateDir = join(options.dataDir, 'e2e-stack');
   await rm(stateDir, { recursive: true, force: true });
-  const config = stackModule.loadStackConfig();
-  const realTransform = lazyHandler<KinesisStreamEvent>(config.transform);
-  const realLoad = lazyHandler<SQSEvent>(config.load);
-  const realMerge = lazyHandler<ScheduledEvent>(config.merge);
   /** Invocations and summed duration per handler (what Lambda bills), reset when the drain starts. */
   const busy = { transform: { invocations: 0, seconds: 0 }, load: { invocations: 0, seconds: 0 }, merge: { invocations: 0, seconds: 0 } };
   const account = async <T>(name: keyof typeof busy, body: () => Promise<T>): Promise<T> => {
@@ -141,21 +124,17 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
       writeStateFile: false,
       // Handler log lines and EMF metrics would flood the benchmark's output; Lambda writes them to CloudWatch.
       env: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
-      handlers: {
-        transform: async (event, context) => {
+      // The real handlers, as the stack runs them (the transform in its own process), wrapped to time them.
+      around: {
+        transform: (real) => async (event, context) => {
           await transformGate;
-          const handler = await realTransform();
-          return (await account('transform', () => handler(event, context))) as KinesisStreamBatchResponse;
+          return account('transform', () => real(event, context));
         },
-        load: async (event, context) => {
-          const handler = await realLoad();
-          return (await account('load', () => handler(event, context))) as SQSBatchResponse;
-        },
-        merge: async (event, context) => {
-          const handler = await realMerge();
-          let result: unknown;
+        load: (real) => (event, context) => account('load', () => real(event, context)),
+        merge: (real) => async (event, context) => {
+          let result: Awaited<ReturnType<typeof real>>;
           try {
-            result = await account('merge', () => handler(event, context));
+            result = await account('merge', () => real(event, context));
           } catch (error) {
             mergeFailures += 1;
             throw error;
@@ -219,7 +198,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
     progress(`e2e drain: ${drainCpu(drainChanges.length)}`);
     progress(
       Number.isNaN(drainSeconds)
-        ? `e2e drain: not drained after ${drainTimeoutMs / 1000} s (history ${history}, destination ${destinationRows} of ${expectedRows})`
+        ? `e2e drain: not drained after ${drainTimeoutMs / 1000} s (history ${history}, destination ${destinationRows} of ${expectedRows}; stack counters ${JSON.stringify(stack.counters())})`
         : `e2e drain: ${drainChanges.length.toLocaleString('en-US')} events in ${drainSeconds.toFixed(1)} s = ${Math.round(drainChanges.length / drainSeconds).toLocaleString('en-US')} events/s (${load()})`,
     );
     const drain = {

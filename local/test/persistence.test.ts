@@ -121,6 +121,49 @@ describe('transform shard checkpoints', () => {
   });
 });
 
+describe('a coalescing checkpoint store', () => {
+  const stored = (file: string): Record<string, string> | undefined =>
+    existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>).s : undefined;
+  const fresh = (name: string) => {
+    const dir = path.join(root, `coalesce-${name}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return path.join(dir, 'checkpoints.json');
+  };
+
+  it('writes the checkpoints of one window together, once the window is over', async () => {
+    // Prepare
+    const file = fresh('window');
+    const store = fileCheckpointStore(file, 's', { coalesceMs: 50 });
+    // Act
+    store.set('shard-1', '100');
+    store.set('shard-2', '200');
+    store.set('shard-1', '101');
+    const during = stored(file);
+    await sleep(150);
+    // Assess
+    expect(during).toBeUndefined();
+    expect(stored(file)).toEqual({ 'shard-1': '101', 'shard-2': '200' });
+    expect(fileCheckpointStore(file, 's').get('shard-1')).toBe('101');
+  });
+
+  it.each([
+    ['flush (a poller stopping) writes what the window holds now', 'flush', { 'shard-1': '7' }],
+    ['discard (a poller killed) writes nothing of the window, now or later', 'discard', { 'shard-1': '5' }],
+  ] as const)('%s', async (_name, action, expected) => {
+    // Prepare: one checkpoint written, a later one still held back.
+    const file = fresh(action);
+    const store = fileCheckpointStore(file, 's', { coalesceMs: 10_000 });
+    store.set('shard-1', '5');
+    store.flush();
+    store.set('shard-1', '7');
+    // Act
+    store[action]();
+    await sleep(50);
+    // Assess
+    expect(stored(file)).toEqual(expected);
+  });
+});
+
 describe('capture journal', () => {
   let emulators: Emulators;
   let clients: StackClients;

@@ -1,7 +1,8 @@
 /**
  * Fault injectors around the REAL handlers. The stack invokes these wrappers exactly as Lambda would invoke the
- * functions; each wrapper calls the real handler module (imported on first use, after the stack has set the
- * environment the modules read at load) and misbehaves the way AWS documents that delivery can misbehave.
+ * functions; each wrapper calls the real handler (the transform the stack runs in its own process, the load and merge
+ * modules imported here once the stack has set the environment they read at load) and misbehaves the way AWS
+ * documents that delivery can misbehave.
  *
  * Injected failures per input are capped (a Kinesis record at 2, an SQS message only while its receive count is at
  * most 2), so the retries the deployed settings allow (10 for the stream, 5 receives for the load queue) are never
@@ -13,7 +14,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, 
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { MERGE_RUN_COLUMN, Prng, TABLES } from '@claims-cdc/shared';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
-import { type HandlerProcess, startHandlerProcess, type KinesisHandler, type RunningStack, type ScheduledHandler, type SqsHandler, type StackConfig, type StackHandlers } from '../stack';
+import type { HandlerWrappers, KinesisHandler, RunningStack, ScheduledHandler, SqsHandler, StackConfig, StackHandlers } from '../stack';
 import type { Fault } from './options';
 
 /** An injected failure. Its message says what was simulated, never what the input held. */
@@ -115,8 +116,7 @@ export class FaultInjector {
   /** Injection points that have fired at least once. */
   readonly #fired = new Set<string>();
   readonly #occupancy = new Map<keyof FaultCounts['busyMs'], { active: number; since: number }>();
-  readonly #modules = new Map<keyof Loaded, Promise<unknown>>();
-  readonly #processes: HandlerProcess<KinesisStreamEvent, KinesisStreamBatchResponse | undefined>[] = [];
+  readonly #reals = new Map<keyof Loaded, Promise<unknown>>();
   #stack: RunningStack | undefined;
   #warehouse: Promise<Warehouse> | undefined;
   #deliver: ((data: Buffer, partitionKey: string) => Buffer) | undefined;
@@ -149,10 +149,26 @@ export class FaultInjector {
     this.#deliver = deliver;
   }
 
-  /** The wrappers to pass to startStack. */
-  handlers(): Pick<StackHandlers, 'transform' | 'load' | 'merge'> {
+  /**
+   * The transform's wrapper, to pass to startStack as `around`: it wraps the real transform the stack runs in its own
+   * process, so a stack started again after a `stack-kill` hands in its new one (forked with that stack's endpoints).
+   */
+  around(): Pick<HandlerWrappers, 'transform'> {
     return {
-      transform: (e, c) => this.#invoke(() => this.#transform(e, c)),
+      transform: (real) => {
+        this.#reals.set('transform', Promise.resolve(this.#timed('transform', real)));
+        return (e, c) => this.#invoke(() => this.#transform(e, c));
+      },
+    };
+  }
+
+  /**
+   * The load and merge wrappers, to pass to startStack as `handlers`: they import the real modules in this process
+   * once (after the first stack set the environment they read at load) and keep them across `stack-kill` restarts:
+   * what they reach stays where it was (a restarted stack reuses the SQS port; the warehouse is this process's).
+   */
+  handlers(): Pick<StackHandlers, 'load' | 'merge'> {
+    return {
       load: (e, c) => this.#invoke(() => this.#load(e, c)),
       merge: (e, c) => this.#invoke(() => this.#merge(e, c)),
     };
@@ -205,29 +221,15 @@ export class FaultInjector {
     return this.#rng.next() < rate;
   }
 
+  /** The real handler of `stage`, timed: the transform as the running stack handed it in, the others imported once. */
   async #real<K extends keyof Loaded>(stage: K): Promise<Loaded[K]> {
-    let loading = this.#modules.get(stage);
-    if (!loading) {
-      loading = (stage === 'transform' ? this.#transformProcess() : importHandler(this.config[stage])).then((handler) => this.#timed(stage, handler));
-      this.#modules.set(stage, loading);
+    let real = this.#reals.get(stage);
+    if (!real && stage !== 'transform') {
+      real = importHandler(this.config[stage]).then((handler) => this.#timed(stage, handler));
+      this.#reals.set(stage, real);
     }
-    return (await loading) as Loaded[K];
-  }
-
-  /**
-   * The transform runs in its own process, as the stack runs it (see start-stack.ts). That process is the harness's
-   * and outlives a `stack-kill`: what a killed invocation still does is discarded by the epoch check, as for the
-   * others.
-   */
-  async #transformProcess(): Promise<(...a: unknown[]) => Promise<unknown>> {
-    const child = await startHandlerProcess<KinesisStreamEvent, KinesisStreamBatchResponse | undefined>(this.config.transform, 'transform');
-    this.#processes.push(child);
-    return child.handler as (...a: unknown[]) => Promise<unknown>;
-  }
-
-  /** Ends the handler processes the harness started. */
-  async close(): Promise<void> {
-    await Promise.all(this.#processes.splice(0).map((child) => child.stop()));
+    if (!real) throw new Error(`the stack has not handed in its ${stage} handler`);
+    return (await real) as Loaded[K];
   }
 
   /**

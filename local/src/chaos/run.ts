@@ -184,6 +184,7 @@ async function startStacks(run: ChaosRun): Promise<Started> {
     fresh: true,
     persist: true,
     shardCount: options.shards,
+    around: injector.around(),
     handlers: injector.handlers(),
     disable: ['api'],
     config: run.overrides,
@@ -326,7 +327,6 @@ async function tearDown(run: ChaosRun): Promise<void> {
   await chaos?.stack.stop().catch((e: Error) => {
     run.error ??= `stack stop: ${e.message}`;
   });
-  await run.injector.close().catch(() => undefined);
   // The process's warehouse (shared with the handlers) holds the DuckDB file open until closed.
   await run.warehouse?.close().catch(() => undefined);
 }

@@ -3,7 +3,7 @@
  * and for tools that need only one of them (e.g. the chaos harness driving a poller with a fault-injecting handler).
  */
 export { startStack, StackStartError } from './start-stack';
-export type { RunningStack, StartStackOptions, StackCounters, StackHandlers, StackStage } from './start-stack';
+export type { HandlerWrappers, RunningStack, StartStackOptions, StackCounters, StackHandlers, StackStage } from './start-stack';
 
 export { callStackControl, readStackInfo, stackInfoPath, StackControlError } from './stack-client';
 export type { StackInfo } from './stack-client';

@@ -139,9 +139,18 @@ export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller
       p.counters.lastError = `shard ${shardId} stopped: ${describeError(error)}`;
     });
   });
+  const { stop, kill } = pollerStopAndKill(p, loops);
   return {
     counters: () => pollerCounters(p, shardStates),
-    ...pollerStopAndKill(p, loops),
+    async stop() {
+      await stop();
+      options.checkpoints?.flush();
+    },
+    async kill() {
+      // First: a checkpoint the store still holds back is one a killed process never wrote.
+      options.checkpoints?.discard();
+      await kill();
+    },
   };
 }
 

@@ -27,6 +27,9 @@ import { startSchedulePoller, type ScheduledHandler, type SchedulePoller, type S
 import { startSqsPoller, type SqsHandler, type SqsPoller, type SqsPollerCounters } from './sqs-poller';
 import { claimStateDir, removeStackInfo, StateDirError, StateDirLockedError, writeStackInfo, type StateDirLock } from './stack-client';
 
+/** A wrapper per stage around the real handler (see `StartStackOptions.around`). */
+export type HandlerWrappers = { [S in StackStage]?: (real: StackHandlers[S]) => StackHandlers[S] };
+
 /** The four handlers the stack invokes. */
 export interface StackHandlers {
   transform: KinesisHandler;
@@ -62,6 +65,11 @@ export interface StartStackOptions {
   };
   /** Handler functions to use; the others are imported from the modules named in the config after env is set. */
   handlers?: Partial<StackHandlers>;
+  /**
+   * Wrappers around the real handlers (a stage given in `handlers` is not wrapped): the benchmark times them, a test
+   * holds them at a gate. The real transform still runs in its own process; its wrapper runs here.
+   */
+  around?: HandlerWrappers;
   /** Stages not to run at all (no poller, no import). */
   disable?: StackStage[];
   /** Extra environment for handlers (e.g. warehouse settings), set before any handler module is imported. */
@@ -272,7 +280,7 @@ async function startParts(options: StartStackOptions, stateDir: string, teardown
   const restoreEnv = applyEnvironment(env);
   teardown.stops.push(restoreEnv);
   const handlerProcesses = new Map<StackStage, HandlerProcess<unknown, unknown>>();
-  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env, { teardown, processes: handlerProcesses });
+  const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env, { teardown, processes: handlerProcesses, around: options.around ?? {} });
   const api = await startApi(options, config, handlers.api, teardown);
   const pipeline = startPipeline(config, handlers, clients, resources, keepCheckpoints ? stateDir : undefined, teardown);
   // Stopped first: no new requests while the pipeline drains.
@@ -350,7 +358,7 @@ function startPipeline(
       roleArn: arns.role(config, mapping.functionName),
       mapping,
       onFailureQueueUrl: resources.queues[mapping.onFailureQueue].url,
-      ...(checkpointDir ? { checkpoints: fileCheckpointStore(path.join(checkpointDir, PERSISTED.checkpoints), resources.stream.name) } : {}),
+      ...(checkpointDir ? { checkpoints: fileCheckpointStore(path.join(checkpointDir, PERSISTED.checkpoints), resources.stream.name, { coalesceMs: CHECKPOINT_COALESCE_MS }) } : {}),
     });
   }
   if (handlers.load) {
@@ -528,7 +536,7 @@ async function loadHandlers(
   given: Partial<StackHandlers>,
   disabled: Set<StackStage>,
   env: Record<string, string>,
-  children: { teardown: Teardown; processes: Map<StackStage, HandlerProcess<unknown, unknown>> },
+  children: { teardown: Teardown; processes: Map<StackStage, HandlerProcess<unknown, unknown>>; around: HandlerWrappers },
 ): Promise<Partial<StackHandlers>> {
   const refs: Record<StackStage, HandlerRef> = { transform: config.transform, load: config.load, merge: config.merge, api: config.api };
   const out: Partial<StackHandlers> = {};
@@ -549,15 +557,16 @@ async function loadHandlers(
       (out as Record<StackStage, unknown>)[stage] = provided;
       continue;
     }
-    if (IN_CHILD.has(stage)) {
-      (out as Record<StackStage, unknown>)[stage] = await handlerInChild(stage, refs[stage], children);
-      continue;
-    }
-    (out as Record<StackStage, unknown>)[stage] = await importHandler(stage, refs[stage]);
-    importedHandlerEnv.set(refs[stage].handlerModule, envKey);
+    const real = IN_CHILD.has(stage) ? await handlerInChild(stage, refs[stage], children) : await importHandler(stage, refs[stage]);
+    if (!IN_CHILD.has(stage)) importedHandlerEnv.set(refs[stage].handlerModule, envKey);
+    const wrap = children.around[stage] as ((handler: unknown) => unknown) | undefined;
+    (out as Record<StackStage, unknown>)[stage] = wrap ? wrap(real) : real;
   }
   return out;
 }
+
+/** How long the transform's shard checkpoints may wait to be written together (see `CheckpointStoreOptions`). */
+const CHECKPOINT_COALESCE_MS = 100;
 
 /**
  * Stages whose handler runs in a child process (handler-process-client.ts): the transform, the heaviest JavaScript of
