@@ -12,15 +12,10 @@
  * - With a checkpoint store, each checkpoint is also written there, and a new poller starts after the stored one
  *   (a process killed between a batch and its checkpoint re-processes that batch: at-least-once, as on Lambda).
  */
-import {
-  ExpiredIteratorException,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  type _Record as KinesisRecord,
-} from '@aws-sdk/client-kinesis';
+import { ExpiredIteratorException, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { sdkGetRecords, type GetRecords, type StreamRecord } from './kinesis-get-records';
 import type { KinesisMappingConfig } from './local-config';
 import type { CheckpointStore } from './persistence';
 import { createLambdaContext, describeError, pollerAbortController, sleep, type FunctionIdentity, type LambdaHandler, type PollerCounters, pollerStopAndKill, type PollerRun } from './lambda-runtime';
@@ -48,6 +43,8 @@ export interface KinesisPollerOptions {
   onFailureQueueUrl?: string;
   /** Where checkpoints are kept across runs; without it every poller starts at `mapping.startingPosition`. */
   checkpoints?: CheckpointStore;
+  /** How shards are read (default: GetRecords through `kinesis`; the stack's own kinesalite is read as JSON). */
+  getRecords?: GetRecords;
 }
 
 /** Counters of the Kinesis poller. */
@@ -112,6 +109,7 @@ type Outcome = { kind: 'success' } | { kind: 'partial'; firstFailed: number; fai
 interface Poller extends PollerRun {
   readonly options: KinesisPollerOptions;
   readonly counters: ReturnType<typeof newCounters>;
+  readonly getRecords: GetRecords;
 }
 
 const newCounters = () => ({
@@ -129,7 +127,7 @@ const newCounters = () => ({
 
 /** Starts one loop per shard. */
 export function startKinesisPoller(options: KinesisPollerOptions): KinesisPoller {
-  const p: Poller = { options, abort: pollerAbortController(), counters: newCounters(), killed: false };
+  const p: Poller = { options, abort: pollerAbortController(), counters: newCounters(), killed: false, getRecords: options.getRecords ?? sdkGetRecords(options.kinesis) };
   const shardStates = new Map<string, ShardState>();
   const loops = options.shardIds.map((shardId) => {
     const stored = options.checkpoints?.get(shardId);
@@ -162,7 +160,7 @@ function pollerCounters(p: Poller, shardStates: ReadonlyMap<string, ShardState>)
     shards[shardId] = {
       checkpoint: state.checkpoint,
       millisBehindLatest: state.millisBehindLatest,
-      oldestPendingArrivalMs: state.pending[0]?.ApproximateArrivalTimestamp?.getTime(),
+      oldestPendingArrivalMs: state.pending[0]?.arrivalMs,
     };
     pendingRecords += state.pending.length;
   }
@@ -263,13 +261,13 @@ function shardReader(p: Poller, shardId: string, state: ShardState, first: strin
   };
   async function read(limit: number): Promise<void> {
     try {
-      const reply = await p.options.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal: p.abort.signal });
-      iterator = reply.NextShardIterator;
-      state.millisBehindLatest = reply.MillisBehindLatest;
-      p.counters.fetchedRecords += reply.Records?.length ?? 0;
-      for (const record of reply.Records ?? []) {
+      const reply = await p.getRecords(iterator as string, limit, p.abort.signal);
+      iterator = reply.nextShardIterator;
+      state.millisBehindLatest = reply.millisBehindLatest;
+      p.counters.fetchedRecords += reply.records.length;
+      for (const record of reply.records) {
         state.pending.push(record);
-        state.lastFetched = record.SequenceNumber;
+        state.lastFetched = record.sequenceNumber;
       }
     } catch (error) {
       if (p.abort.signal.aborted) return;
@@ -302,7 +300,7 @@ async function getIterator(p: Poller, shardId: string, state: ShardState): Promi
 /** Drops the first `count` pending records as done and writes the checkpoint (when the stack persists). */
 function checkpoint(p: Poller, state: ShardState, count: number): void {
   const done = state.pending.splice(0, count);
-  state.checkpoint = done[done.length - 1]?.SequenceNumber ?? state.checkpoint;
+  state.checkpoint = done[done.length - 1]?.sequenceNumber ?? state.checkpoint;
   if (!state.checkpoint || !p.options.checkpoints) return;
   try {
     p.options.checkpoints.set(state.shardId, state.checkpoint);
@@ -313,7 +311,7 @@ function checkpoint(p: Poller, state: ShardState, count: number): void {
 }
 
 /** Invokes the handler on a batch; what became of it (success, the lowest failed record, or a whole-batch error). */
-async function invoke(p: Poller, shardId: string, batch: KinesisRecord[]): Promise<Outcome> {
+async function invoke(p: Poller, shardId: string, batch: StreamRecord[]): Promise<Outcome> {
   const event: KinesisStreamEvent = { Records: batch.map((r) => toLambdaRecord(p, shardId, r)) };
   p.counters.invocations += 1;
   p.counters.records += batch.length;
@@ -332,7 +330,7 @@ async function invoke(p: Poller, shardId: string, batch: KinesisRecord[]): Promi
   const failures = result?.batchItemFailures ?? [];
   if (failures.length === 0) return { kind: 'success' };
   p.counters.batchItemFailures += failures.length;
-  const positions = failures.map((f) => batch.findIndex((r) => r.SequenceNumber === f.itemIdentifier));
+  const positions = failures.map((f) => batch.findIndex((r) => r.sequenceNumber === f.itemIdentifier));
   if (positions.some((p) => p < 0)) {
     p.counters.lastError = 'batchItemFailures named an item that is not in the batch; whole batch failed';
     return { kind: 'error', message: p.counters.lastError };
@@ -342,18 +340,18 @@ async function invoke(p: Poller, shardId: string, batch: KinesisRecord[]): Promi
 }
 
 /** A Kinesis record as Lambda hands it to the handler. */
-function toLambdaRecord(p: Poller, shardId: string, record: KinesisRecord): KinesisStreamRecord {
+function toLambdaRecord(p: Poller, shardId: string, record: StreamRecord): KinesisStreamRecord {
   return {
     kinesis: {
       kinesisSchemaVersion: '1.0',
-      partitionKey: record.PartitionKey!,
-      sequenceNumber: record.SequenceNumber!,
-      data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
-      approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp ?? new Date()).getTime() / 1000,
+      partitionKey: record.partitionKey,
+      sequenceNumber: record.sequenceNumber,
+      data: record.dataBase64,
+      approximateArrivalTimestamp: record.arrivalMs / 1000,
     },
     eventSource: 'aws:kinesis',
     eventVersion: '1.0',
-    eventID: `${shardId}:${record.SequenceNumber}`,
+    eventID: `${shardId}:${record.sequenceNumber}`,
     eventName: 'aws:kinesis:record',
     invokeIdentityArn: p.options.roleArn,
     awsRegion: p.options.region,
@@ -362,7 +360,7 @@ function toLambdaRecord(p: Poller, shardId: string, record: KinesisRecord): Kine
 }
 
 /** Sends the batch's on-failure record, as Lambda does once retries are exhausted; false when it could not be sent. */
-async function sendToOnFailure(p: Poller, shardId: string, batch: KinesisRecord[], attempts: number, outcome: Outcome): Promise<boolean> {
+async function sendToOnFailure(p: Poller, shardId: string, batch: StreamRecord[], attempts: number, outcome: Outcome): Promise<boolean> {
   if (p.killed) return false;
   if (!p.options.onFailureQueueUrl || !p.options.sqs) return true;
   const first = batch[0]!;
@@ -379,10 +377,10 @@ async function sendToOnFailure(p: Poller, shardId: string, batch: KinesisRecord[
     timestamp: new Date().toISOString(),
     KinesisBatchInfo: {
       shardId,
-      startSequenceNumber: first.SequenceNumber!,
-      endSequenceNumber: last.SequenceNumber!,
-      approximateArrivalOfFirstRecord: (first.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
-      approximateArrivalOfLastRecord: (last.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+      startSequenceNumber: first.sequenceNumber,
+      endSequenceNumber: last.sequenceNumber,
+      approximateArrivalOfFirstRecord: new Date(first.arrivalMs).toISOString(),
+      approximateArrivalOfLastRecord: new Date(last.arrivalMs).toISOString(),
       batchSize: batch.length,
       streamArn: p.options.streamArn,
     },
@@ -400,7 +398,7 @@ async function sendToOnFailure(p: Poller, shardId: string, batch: KinesisRecord[
 interface ShardState {
   shardId: string;
   /** Fetched, not yet checkpointed, in sequence order. */
-  pending: KinesisRecord[];
+  pending: StreamRecord[];
   checkpoint?: string;
   lastFetched?: string;
   millisBehindLatest?: number;

@@ -18,6 +18,7 @@ import { startAwsProcess, type AwsProcess } from './aws-process-client';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { startHandlerProcess, type HandlerProcess } from './handler-process-client';
 import { startSqsEmulator } from './emulators';
+import { jsonGetRecords, type GetRecords } from './kinesis-get-records';
 import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
 import { describeError } from './lambda-runtime';
 import { arns, loadStackConfig, type HandlerRef, type QueueKey, type StackConfig, type StackConfigOverrides } from './local-config';
@@ -282,7 +283,9 @@ async function startParts(options: StartStackOptions, stateDir: string, teardown
   const handlerProcesses = new Map<StackStage, HandlerProcess<unknown, unknown>>();
   const handlers = await loadHandlers(config, options.handlers ?? {}, new Set(options.disable ?? []), env, { teardown, processes: handlerProcesses, around: options.around ?? {} });
   const api = await startApi(options, config, handlers.api, teardown);
-  const pipeline = startPipeline(config, handlers, clients, resources, keepCheckpoints ? stateDir : undefined, teardown);
+  // The stack's own kinesalite is read as JSON, without the SDK (kinesis-get-records.ts); LocalStack or AWS through it.
+  const ownStream = aws ? jsonGetRecords(aws.endpoints.kinesisHttp1, config.region) : undefined;
+  const pipeline = startPipeline(config, handlers, { clients, resources, ownStream }, keepCheckpoints ? stateDir : undefined, teardown);
   // Stopped first: no new requests while the pipeline drains.
   teardown.stops.push(() => api.stop());
   return { options, stateDir, config, aws, sqsPid, handlerProcesses, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };
@@ -338,8 +341,7 @@ interface Pipeline {
 function startPipeline(
   config: StackConfig,
   handlers: Awaited<ReturnType<typeof loadHandlers>>,
-  clients: StackClients,
-  resources: StackResources,
+  { clients, resources, ownStream }: { clients: StackClients; resources: StackResources; ownStream: GetRecords | undefined },
   checkpointDir: string | undefined,
   teardown: Teardown,
 ): Pipeline {
@@ -358,6 +360,7 @@ function startPipeline(
       roleArn: arns.role(config, mapping.functionName),
       mapping,
       onFailureQueueUrl: resources.queues[mapping.onFailureQueue].url,
+      ...(ownStream ? { getRecords: ownStream } : {}),
       ...(checkpointDir ? { checkpoints: fileCheckpointStore(path.join(checkpointDir, PERSISTED.checkpoints), resources.stream.name, { coalesceMs: CHECKPOINT_COALESCE_MS }) } : {}),
     });
   }
