@@ -18,7 +18,7 @@ import { startAwsProcess, type AwsProcess } from './aws-process-client';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { startHandlerProcess, type HandlerProcess } from './handler-process-client';
 import { startSqsEmulator } from './emulators';
-import { jsonGetRecords, type GetRecords } from './kinesis-get-records';
+import { jsonGetRecords, sdkGetRecords, type GetRecords } from './kinesis-get-records';
 import { startKinesisPoller, type KinesisHandler, type KinesisPoller, type KinesisPollerCounters } from './kinesis-poller';
 import { describeError } from './lambda-runtime';
 import { arns, loadStackConfig, type HandlerRef, type QueueKey, type StackConfig, type StackConfigOverrides } from './local-config';
@@ -136,6 +136,8 @@ export interface RunningStack {
   childPids(): { dynamodb?: number; stream?: number; sqs?: number; transform?: number };
   /** Resolves when every change captured so far is on the stream (no-op with an external endpoint). */
   flushCapture(): Promise<void>;
+  /** GetRecords on the stack's stream, the way its poller reads it (JSON to its own kinesalite, else the SDK). */
+  readonly getRecords: GetRecords;
   /** Runs the merge now (after a run in progress, never alongside it) and returns its result. */
   triggerMerge(): Promise<unknown>;
   registerControl(name: string, handler: ControlHandler): void;
@@ -240,6 +242,7 @@ interface StackParts {
   aws: AwsProcess | undefined;
   sqsPid: number | undefined;
   handlerProcesses: ReadonlyMap<StackStage, HandlerProcess<unknown, unknown>>;
+  ownStream: GetRecords | undefined;
   endpoints: Partial<AwsEndpoints>;
   clients: StackClients;
   resources: StackResources;
@@ -288,7 +291,7 @@ async function startParts(options: StartStackOptions, stateDir: string, teardown
   const pipeline = startPipeline(config, handlers, { clients, resources, ownStream }, keepCheckpoints ? stateDir : undefined, teardown);
   // Stopped first: no new requests while the pipeline drains.
   teardown.stops.push(() => api.stop());
-  return { options, stateDir, config, aws, sqsPid, handlerProcesses, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };
+  return { options, stateDir, config, aws, sqsPid, handlerProcesses, ownStream, endpoints, clients, resources, env, restoreEnv, api, pipeline, failed };
 }
 
 /** The environment handler modules read at import: the stack's endpoints and resources, then the caller's. */
@@ -445,6 +448,7 @@ function runningStack(parts: StackParts, teardown: Teardown, lock: StateDirLock,
       ...(handlerProcesses.get('transform')?.pid() !== undefined ? { transform: handlerProcesses.get('transform')?.pid() } : {}),
     }),
     flushCapture: () => aws?.flush() ?? Promise.resolve(),
+    getRecords: parts.ownStream ?? sdkGetRecords(clients.kinesis),
     triggerMerge: () => (pipeline.merge ? pipeline.merge.trigger() : Promise.reject(new Error('the merge stage is disabled in this stack'))),
     registerControl: (name, handler) => api.registerControl(name, handler),
     stop: () => (stopped ??= stopAll(teardown)),
