@@ -80,7 +80,8 @@ export const summaryTable = (r: BenchResults): string => {
     rows.push([
       '2 Merge, ours',
       `${size}; median of ${x.ours.runs.length} runs`,
-      `${sec(x.ours.seconds)} (${sec(x.ours.cpuSeconds)} CPU); ${int(x.ours.correctness.wrongClaims)} claims wrong; ${int(x.ours.lateRowsDeletedUnmerged)} of ${int(x.ours.lateRows)} rows staged during the merge lost`,
+      `${sec(x.ours.seconds)} (${sec(x.ours.cpuSeconds)} CPU); ${int(x.ours.correctness.wrongClaims)} claims wrong; ${int(x.ours.lateRowsDeletedUnmerged)} of ${int(x.ours.lateRows)} rows staged during the merge lost` +
+        (x.floor ? `; floor ${sec(x.floor.seconds)} (${sec(x.floor.cpuSeconds)} CPU): moving the winning rows alone, see below` : ''),
       `≤ ${GOALS.mergeSeconds} s`,
       status(x.ours.seconds <= GOALS.mergeSeconds),
       mb(m.peakRssBytes),
@@ -227,6 +228,13 @@ const details = (r: BenchResults): string[] => {
       out.push(`| ${i + 1} | ${a ? `${a[0]}: ${sec(a[1])}` : ''} | ${b ? `${b[0]}: ${sec(b[1])}` : ''} |`);
     }
     out.push('', `Runs: ours ${runsOf(m.ours.runs, (n) => sec(n))}; quickstart ${m.quickstart.runs.length > 0 ? runsOf(m.quickstart.runs, (n) => sec(n)) : (m.quickstart.error ?? 'none')}.`, '');
+    if (m.floor) {
+      out.push(
+        `Floor, on a copy of the same file in the same run: with the plan built beforehand (not timed), one transaction of only the DELETE of the changed claims' rows, the INSERT of the winning rows from staging and the DELETE of the claimed staged rows, then COMMIT: ` +
+          `${sec(m.floor.seconds)} median (${sec(m.floor.cpuSeconds)} CPU; runs ${runsOf(m.floor.runs, (n) => sec(n))}). Ours takes ${sec(Math.max(0, m.ours.seconds - m.floor.seconds))} more (claim, plan, stats, tombstones).`,
+        '',
+      );
+    }
     const c = m.ours.correctness;
     out.push(
       `Correctness is checked claim by claim against the merge-rules oracle (\`expectedDestination\`, shared/test-support/factories.ts): ours ${int(c.wrongClaims)} wrong, ` +

@@ -101,6 +101,11 @@ export interface MergeResult {
   readonly counts: Record<string, number>;
   readonly setupSeconds: number;
   readonly ours: MergeApproachResult & { readonly stats: Record<string, number> };
+  /**
+   * The floor on the same file: only the DELETE of the changed claims' rows, the INSERT of the winning rows and the
+   * DELETE of the claimed staged rows, in one transaction, with the plan built beforehand (median wall and CPU seconds).
+   */
+  readonly floor?: { readonly seconds: number; readonly runs: number[]; readonly cpuSeconds: number };
   /** `finished` false when every run was interrupted at the timeout (then nothing of it is correct or wrong yet). */
   readonly quickstart: MergeApproachResult & { readonly error: string | null; readonly finished: boolean; readonly timeoutSeconds: number };
   /** The same comparison on a smaller batch, when the quickstart did not finish on the full one. */

