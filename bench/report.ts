@@ -136,6 +136,19 @@ export const summaryTable = (r: BenchResults): string => {
       '',
     ]);
     rows.push(['3 Load, handler body', `parse packed row messages (zod) + stage, SQS batches of ${int(x.withParsing.batchSize)} rows`, `${int(x.withParsing.rowsPerSecond)} rows/s`, '', '', '']);
+    const floor = x.floor;
+    const atFloorSize = floor && x.points.find((p) => p.historyRows === 0 && p.batchSize === floor.batchSize);
+    if (floor) {
+      rows.push([
+        '3 Load, floor',
+        `the same rows appended from JS (Appender) straight into plain tables, no idempotency check, batch ${int(floor.batchSize)}: one table; two tables in one transaction (what staging + history write at least)`,
+        `one table ${int(floor.oneTable.rowsPerSecond)} rows/s (${int(floor.oneTable.rowsPerCpuSecond)} per CPU-second); two tables ${int(floor.twoTables.rowsPerSecond)} rows/s (${int(floor.twoTables.rowsPerCpuSecond)} per CPU-second)` +
+          (atFloorSize ? `; the stage is at ${((100 * atFloorSize.rowsPerCpuSecond) / floor.twoTables.rowsPerCpuSecond).toFixed(0)} % of the two-table floor per CPU-second` : ''),
+        '',
+        '',
+        '',
+      ]);
+    }
   } else if (r.load) rows.push(['3 Load', 'failed', r.load.error ?? '', `≥ ${int(GOALS.loadRowsPerSecond)}/s`, status(null), '']);
 
   const e = r.e2e?.report;

@@ -148,6 +148,17 @@ export interface LoadResult {
   readonly withParsing: { readonly batchSize: number; readonly rowsPerSecond: number; readonly runs: number[] };
   /** Every distinct event is in history exactly once and in staging exactly once. */
   readonly idempotent: boolean;
+  /**
+   * The floor at one batch size, empty history: the same rows appended from JS straight into plain tables (no
+   * idempotency check), into one table and into two in one transaction (bench/stages/load-floor.ts).
+   */
+  readonly floor?: { readonly batchSize: number; readonly oneTable: LoadFloorRate; readonly twoTables: LoadFloorRate };
+}
+
+/** One load floor: rows/s (median of runs) and rows per CPU-second of the process. */
+export interface LoadFloorRate {
+  readonly rowsPerSecond: number;
+  readonly rowsPerCpuSecond: number;
 }
 
 /** Stage 4 sizes and rates. */

@@ -15,6 +15,7 @@ import { fillFromTemplates, openWarehouse, removeDatabase } from '../destination
 import { median, progress, timed } from '../measure';
 import type { LoadOptions, LoadPoint, LoadResult } from '../results';
 import { loadRows } from '../seed-data';
+import { measureLoadFloor } from './load-floor';
 
 const chunks = <T>(items: readonly T[], size: number): T[][] => {
   const out: T[][] = [];
@@ -38,6 +39,7 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
   let withParsing: LoadResult['withParsing'] | undefined;
   let idempotent = true;
   let parseMicrosPerRow = Number.NaN;
+  let floor: LoadResult['floor'];
 
   for (const historyRows of options.historyRows) {
     const path = join(options.dataDir, `load-${historyRows}.duckdb`);
@@ -119,6 +121,17 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
       progress(`load (parse + stage, batch ${parsingSize}): ${parsingRates.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')} rows/s`);
     }
 
+    if (floor === undefined && historyRows === 0) {
+      // The floor in the same window as the points above: the same kind of rows with nothing but the writes.
+      const batchSize = options.batchSizes.includes(1_000) ? 1_000 : (options.batchSizes[0] as number);
+      const runs = Array.from({ length: options.runs }, () => chunks(take(batchSize * options.batchesPerRun), batchSize));
+      floor = { batchSize, ...(await measureLoadFloor(join(options.dataDir, 'load-floor'), runs)) };
+      progress(
+        `load floor (batch ${batchSize}): one table ${Math.round(floor.oneTable.rowsPerSecond).toLocaleString('en-US')} rows/s, ` +
+          `two tables ${Math.round(floor.twoTables.rowsPerSecond).toLocaleString('en-US')} rows/s`,
+      );
+    }
+
     // Every distinct event once in history (beyond the pre-fill) and once in staging.
     const history = await count(warehouse, `SELECT COUNT(*) AS n FROM ${TABLES.history}`);
     const distinctHistory = await count(warehouse, `SELECT COUNT(DISTINCT eventId) AS n FROM ${TABLES.history}`);
@@ -134,5 +147,6 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
     withParsing: withParsing as LoadResult['withParsing'],
     parseMicrosPerRow,
     idempotent: idempotent && redelivery?.stagedAgain === 0 && redelivery.historyGrew === 0,
+    ...(floor === undefined ? {} : { floor }),
   };
 };

@@ -86,11 +86,11 @@ describe('the DuckDB merge shape (MERGE_SHAPES.duckdb = table): plan once, DELET
     expect([...m.plan, m.stats, ...m.apply.map((s) => s.sql)].join('\n')).not.toMatch(/\bMERGE INTO\b/);
   });
 
-  it('stages by deleting what is not fresh from the load table, then two plain INSERTs (Snowflake keeps its MERGE)', () => {
+  it('stages by deleting what history holds from the load table, then two plain INSERTs (Snowflake keeps its MERGE)', () => {
     const load = DIALECTS.duckdb.stageFrom('claims_cdc_load_batch', '2024-05-06T07:08:09Z');
     expect(load.stagedBy).toBe(1);
     expect(load.sql[0]).toBe(
-      'DELETE FROM claims_cdc_load_batch WHERE rowid NOT IN (SELECT MIN(rowid) FROM claims_cdc_load_batch GROUP BY eventId) OR eventId IN (SELECT eventId FROM openflow_insclaim_event_hist_tbl)',
+      'DELETE FROM claims_cdc_load_batch WHERE eventId IN (SELECT h.eventId FROM openflow_insclaim_event_hist_tbl h WHERE h.eventId IN (SELECT eventId FROM claims_cdc_load_batch))',
     );
     expect(load.sql[1]).toMatch(/^INSERT INTO openflow_insclaim_cdc_tbl \(.*, loadedAt, mergeRunId\) SELECT .*, CAST\('2024-05-06 07:08:09' AS TIMESTAMP\), NULL FROM claims_cdc_load_batch$/);
     expect(load.sql[2]).toMatch(/^INSERT INTO openflow_insclaim_event_hist_tbl \(.*, loadedAt\) SELECT .*, CAST\('2024-05-06 07:08:09' AS TIMESTAMP\) FROM claims_cdc_load_batch$/);

@@ -24,6 +24,20 @@ const appendCell = (appender: DuckDBAppender, type: string, value: string | numb
   else appender.appendVarchar(String(value));
 };
 
+/**
+ * The first row of each event id, in order: what DuckDB's load shape expects in its load table (see `LOAD_SHAPES`).
+ * A repeat is the same event delivered twice (at-least-once), so its copies carry the same row; the first is kept, as
+ * the SQL this replaced kept the lowest rowid.
+ */
+const firstPerEvent = (rows: readonly ClaimRow[]): ClaimRow[] => {
+  const seen = new Set<ClaimRow[string] | undefined>();
+  return rows.filter((row) => {
+    if (seen.has(row.eventId)) return false;
+    seen.add(row.eventId);
+    return true;
+  });
+};
+
 // DuckDB's error classes for values it cannot take (a bad cast, a number out of range): the data, not the database.
 const DATA_ERROR = /^(Conversion|Invalid Input|Out of Range) Error/;
 
@@ -101,8 +115,6 @@ export class DuckDbWarehouse implements Warehouse {
     const connection = await this.#connection('query');
     // The views too: on Snowflake they come from 04-views.sql, here nobody else would create them.
     for (const sql of [...dialect.createTables(), ...dialect.compatibility(), ...createViews(dialect)]) await connection.run(sql);
-    const stage = await this.#connection('stage');
-    await stage.run(`CREATE TEMP TABLE IF NOT EXISTS ${LOAD_TABLE} (${dialect.loadTableColumns()})`);
   }
 
   async stage(rows: readonly ClaimRow[]): Promise<StageResult> {
@@ -112,10 +124,12 @@ export class DuckDbWarehouse implements Warehouse {
 
   async #stage(rows: readonly ClaimRow[]): Promise<StageResult> {
     const connection = await this.#connection('stage');
-    await connection.run(`DELETE FROM ${LOAD_TABLE}`);
+    // A new table per batch, not a DELETE of the last one: rows appended after a DELETE cost twice as much to flush
+    // (25 µs of CPU per row against 13, measured with the appender), and the deleted rows are never reclaimed.
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${LOAD_TABLE} (${dialect.loadTableColumns()})`);
     const appender = await connection.createAppender(LOAD_TABLE, 'main', 'temp');
     try {
-      for (const row of rows) {
+      for (const row of firstPerEvent(rows)) {
         for (const column of ROW_COLUMNS) appendCell(appender, column.type, row[column.name]);
         appender.endRow();
       }
