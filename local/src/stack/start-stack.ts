@@ -312,6 +312,8 @@ function handlerEnvironment(
     // The warehouse of the embedded stack lives in its state directory (one DuckDB file, this process writes it).
     WAREHOUSE: 'duckdb',
     DUCKDB_PATH: path.join(stateDir, 'warehouse.duckdb'),
+    // One DuckDB worker: the stack's other threads and processes use the cores (see DUCKDB_THREADS in from-env.ts).
+    DUCKDB_THREADS: '1',
     ...options.env,
   };
 }

@@ -61,6 +61,8 @@ export interface DuckDbOptions {
    * (with DuckDB's types), so the DuckDB tests prove what Snowflake runs as well as what DuckDB runs.
    */
   readonly mergeShape?: MergeShape;
+  /** DuckDB's worker threads (default: one per core). See `DUCKDB_THREADS` in from-env.ts for when fewer is faster. */
+  readonly threads?: number;
 }
 
 /**
@@ -103,6 +105,7 @@ export class DuckDbWarehouse implements Warehouse {
       // DuckDB's 16 MB default would checkpoint every few stage calls; see CHECKPOINT_THRESHOLD for the bound chosen.
       const config: Record<string, string> = { checkpoint_threshold: CHECKPOINT_THRESHOLD, enable_external_access: 'false' };
       if (options.readOnly) config.access_mode = 'READ_ONLY';
+      if (options.threads !== undefined) config.threads = String(options.threads);
       return new DuckDbWarehouse(await DuckDBInstance.create(options.path, config), options.clock, options.mergeShape);
     } catch (error) {
       const message = scrubWarehouseMessage(messageOf(error));
