@@ -2,7 +2,7 @@
  * DUCKDB_THREADS: the number of DuckDB worker threads, read once from the environment (the embedded stack sets 1),
  * refused when it is not a positive integer, and applied to the instance.
  */
-import { ConfigurationError } from '../src/config/env';
+import { ConfigurationError } from '../src/domain/errors';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { warehouseConfigFromEnv } from '../src/warehouse/from-env';
 
