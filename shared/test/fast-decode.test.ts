@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { RecordRejectedError } from '../src/domain/errors';
 import { fastRowJson } from '../src/domain/fast-decode';
+import { isCanonicalNumber } from '../src/domain/wire-text';
+import { isCreatedTimestamp, isDateText, isNpi } from '../src/domain/wire-claim';
+import { isCalendarDate, isCalendarTimestamp } from '../src/domain/cell-rules';
+import { CREATED_TIMESTAMP_PATTERN, isValidNpi } from '../src/domain/claim';
 import { kinesisRowJson, referenceRowJson } from '../src/domain/kinesis-row';
 import { alteredClaim, changeRecord, claims, everyTypeAttributes, millisecondRecord, wire } from '../test-support/factories';
 
@@ -204,6 +208,50 @@ const outcome = (run: () => { json: string; bytes: number }): Outcome => {
   }
 };
 
+/** An INSERT of claim `i` of the sample with these wire attributes added to its image (the claim stays valid). */
+const withAttributes = (i: number, attributes: Json): Json => {
+  const record = changeRecord({ eventName: 'INSERT', claim: sample[i]!, micros: T }) as { dynamodb: Json };
+  record.dynamodb.NewImage = { ...(record.dynamodb.NewImage as Json), ...attributes };
+  return record as Json;
+};
+
+/** The record's JSON text with every character of `chars` written as a \\u escape inside its strings (keys included). */
+const escapeChars = (text: string, chars: string): string => {
+  const pattern = new RegExp(`[${chars}]`, 'g');
+  return text.replace(/"[^"\\]*"/g, (literal) => literal.replace(pattern, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+};
+
+/** Base64 of the record's UTF-8 text with `marker` (inside a string) replaced by raw bytes, valid UTF-8 or not. */
+const withBytes = (record: Json, marker: string, bytes: number[]): string => {
+  const [before, after] = JSON.stringify(record).split(marker) as [string, string];
+  return Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]).toString('base64');
+};
+
+/**
+ * Records whose text is not the plain ASCII a healthy table sends: escapes (so the text is not "clean"), non-ASCII,
+ * bytes that are not UTF-8, keys JSON orders by number, numbers at the edges of the short-number rule. `taken` says
+ * the fast path must write the row itself; either way it must write the reference's row byte for byte.
+ */
+const textForms: Array<readonly [string, string, boolean]> = [
+  ['clean ASCII', encode(ordinary[0]), true],
+  ['non-ASCII text, clean', encode(changeRecord({ eventName: 'MODIFY', claim: alteredClaim(sample[2], { member_id: 'Zoë 東京 😀 \u2028 \u00ff' }), micros: T }, sample[2])), true],
+  ['quotes, backslashes and control characters escaped', encode(changeRecord({ eventName: 'INSERT', claim: alteredClaim(sample[3], { insurance_plan: 'say "hi" \\ \n\t\u0001 / end' }), micros: T })), true],
+  ['letters written as \\u escapes, in keys and values', escapeChars(JSON.stringify(ordinary[4]), 'ae'), true],
+  ['slashes written as \\/', JSON.stringify(ordinary[5]).replace(/\//g, '\\/'), true],
+  ['a lone surrogate, escaped', encode(withAttributes(1, { note: { S: 'x\ud800y' }, list: { L: [{ S: '\udfff' }] } })), true],
+  ['a surrogate pair written as escapes', JSON.stringify(ordinary[6]).replace('"description":{"S":"', '"description":{"S":"\\ud83d\\ude00'), true],
+  ['invalid UTF-8 (0xFF) in a string', withBytes(withAttributes(2, { note: { S: 'MARK' } }), 'MARK', [0x41, 0xff, 0x42]), true],
+  ['a UTF-8-encoded surrogate (invalid) in a string', withBytes(withAttributes(2, { note: { S: 'MARK' } }), 'MARK', [0xed, 0xa0, 0x80]), true],
+  ['valid 4-byte UTF-8 in a string', withBytes(withAttributes(4, { note: { S: 'MARK' } }), 'MARK', [0xf0, 0x9f, 0x98, 0x80]), true],
+  ['keys JSON orders by number, and odd keys', encode(withAttributes(5, { b: { S: 'x' }, '10': { N: '1' }, '2': { M: { '1': { S: 'y' }, a: { NULL: true } } }, 'k"ey\\': { BOOL: false }, '': { S: '' } })), true],
+  ['every plain-JSON type', encode(withAttributes(6, { s: { SS: ['a', 'b"'] }, n: { NS: ['1', '2.5', '-0.125'] }, l: { L: [] }, m: { M: {} }, t: { BOOL: true }, z: { NULL: true } })), true],
+  ['short numbers, taken without the round trip', encode(withAttributes(7, { a: { N: '0.000001' }, b: { N: '123456789012345' }, c: { N: '-0.5' }, d: { N: '99999.99999999' }, e: { N: '0' } })), true],
+  ['numbers the round trip must judge', encode(withAttributes(8, { a: { N: '0.0000001' }, b: { N: '1234567890123456789' }, c: { N: '-0' } })), false],
+  ['a long number that prints back', encode(withAttributes(9, { a: { N: '1234567890123456' }, b: { N: '0.30000000000000004' } })), true],
+  ['whitespace between tokens', ` ${JSON.stringify(ordinary[7], null, 2)}\n`, true],
+  ['a duplicate key (the last wins)', JSON.stringify(ordinary[8]).replace('"member_id":', '"member_id":{"S":"first"},"member_id":'), true],
+].map(([name, text, taken]) => [name as string, /^[A-Za-z0-9+/]*={0,2}$/.test(text as string) && (text as string).length % 4 === 0 ? (text as string) : encode(text), taken as boolean] as const);
+
 describe('the fast decode path', () => {
   it.each(ordinary.map((record, i) => [i, record] as const))('takes ordinary record %i itself and writes the reference row byte for byte', (_i, record) => {
     // Prepare
@@ -213,6 +261,69 @@ describe('the fast decode path', () => {
     // Assess
     expect(fast).toBeDefined();
     expect(fast).toEqual(referenceRowJson(data, '49600000000000000000000000001', NOW, MAX));
+  });
+
+  it.each(textForms)('%s: writes the reference row byte for byte', (_name, data, taken) => {
+    // Act
+    const fast = fastRowJson(data, '49600000000000000000000000001', { nowMs: NOW, maxMessageBytes: MAX });
+    const reference = referenceRowJson(data, '49600000000000000000000000001', NOW, MAX);
+    // Assess
+    if (taken) expect(fast).toBeDefined();
+    if (fast !== undefined) expect(fast).toEqual(reference);
+  });
+
+  it('hands back, without throwing, an image nested deeper than the stack allows', () => {
+    // Prepare
+    const depth = 200_000;
+    const text = JSON.stringify(ordinary[0]).replace('"member_id":{"S":', `"deep":${'{"L":['.repeat(depth)}${']}'.repeat(depth)},"member_id":{"S":`);
+    // Act
+    const run = (): unknown => fastRowJson(encode(text), '1', { nowMs: NOW, maxMessageBytes: 10 * MAX });
+    // Assess
+    expect(run).not.toThrow();
+    expect(run()).toBeUndefined();
+  });
+
+  it('writes the same row for a record however its text escapes the same characters', () => {
+    // Prepare
+    const plain = encode(ordinary[1]);
+    const escaped = encode(escapeChars(JSON.stringify(ordinary[1]), 'aeiouMC0-9'));
+    // Act
+    const a = fastRowJson(plain, '7', { nowMs: NOW, maxMessageBytes: MAX });
+    const b = fastRowJson(escaped, '7', { nowMs: NOW, maxMessageBytes: MAX });
+    // Assess
+    expect(a).toBeDefined();
+    expect(b).toEqual(a);
+  });
+
+  it('checks dates, created timestamps and NPIs exactly as the claim schema\'s own checks do', () => {
+    const digits = (n: number): fc.Arbitrary<string> => fc.stringMatching(new RegExp(`^\\d{${n}}$`));
+    const near = (text: fc.Arbitrary<string>): fc.Arbitrary<string> =>
+      fc.tuple(text, fc.nat(40), fc.constantFrom('', 'x', '-', ':', '0', '9', ' ', '\u0660', 'T')).map(([t, at, ch]) => (ch === '' ? t : `${t.slice(0, at % (t.length + 1))}${ch}${t.slice((at % (t.length + 1)) + 1)}`));
+    const date = fc.tuple(digits(4), fc.constantFrom('00', '01', '02', '04', '09', '12', '13', '99'), fc.constantFrom('00', '01', '28', '29', '30', '31', '32')).map(([y, m, d]) => `${y}-${m}-${d}`);
+    const time = fc.tuple(date, fc.constantFrom('00', '23', '24', '99'), fc.constantFrom('00', '59', '60'), fc.constantFrom('00', '59', '60'), digits(6)).map(([d, h, mi, se, f]) => `${d}T${h}:${mi}:${se}.${f}Z`);
+    fc.assert(
+      fc.property(fc.oneof(near(date), near(time), near(digits(10)), fc.string({ maxLength: 30 })), (text) => {
+        expect(isDateText(text)).toBe(isCalendarDate(text));
+        expect(isCreatedTimestamp(text)).toBe(CREATED_TIMESTAMP_PATTERN.test(text) && isCalendarTimestamp(text));
+        expect(isNpi(text)).toBe(isValidNpi(text));
+      }),
+      { numRuns: 30_000, seed: 5 },
+    );
+  });
+
+  it('takes a short number without the round trip only when String(Number(text)) gives the text back', () => {
+    const canonical = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+    const texts = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      fc.tuple(fc.boolean(), fc.stringMatching(/^(0|[1-9]\d{0,16})$/), fc.stringMatching(/^(\d{0,12}[1-9])?$/)).map(([neg, int, frac]) => `${neg ? '-' : ''}${int}${frac ? `.${frac}` : ''}`),
+      fc.tuple(fc.nat(9), fc.stringMatching(/^\d{0,8}[1-9]$/)).map(([zeros, digits]) => `0.${'0'.repeat(zeros)}${digits}`),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(isCanonicalNumber(text)).toBe(canonical.test(text) && String(Number(text)) === text);
+      }),
+      { numRuns: 20_000, seed: 11 },
+    );
   });
 
   it('on mutated records, writes exactly the reference row or hands the record back; never accepts what the reference rejects', () => {
