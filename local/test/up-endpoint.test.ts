@@ -91,13 +91,14 @@ describe('claims-cdc up --endpoint, against separately started emulators', () =>
 
   it('says it uses the external endpoints, and starts no emulator and no capture of its own', async () => {
     // Act
-    // The emulators and the capture run as node child processes of an embedded stack (tsx's esbuild service is the
-    // only child a stack without them has).
+    // The emulators and the capture run as node child processes of an embedded stack; a stack without them has tsx's
+    // esbuild service and the transform handler's own process (handler-process), which runs the handler, not AWS.
     const children = childProcessesOf(up.pid);
     const status = await cli('status', '--json');
     // Assess
     expect(up.stdout()).toContain(`using external AWS endpoint DynamoDB ${endpoints.dynamodb}, Kinesis ${endpoints.kinesis}, SQS ${endpoints.sqs}; no emulators, no capture started`);
-    expect(children.filter((args) => !/esbuild/.test(args))).toEqual([]);
+    expect(children.filter((args) => !/esbuild|handler-process\.(ts|js)/.test(args))).toEqual([]);
+    expect(children.filter((args) => /handler-process\.(ts|js)/.test(args))).toHaveLength(1);
     expect(readStackInfo(stateDir)).toMatchObject({ endpoints: { dynamodb: endpoints.dynamodb, kinesis: endpoints.kinesis, sqs: endpoints.sqs } });
     expect(readStackInfo(stateDir)?.dynamodbUncaptured).toBeUndefined();
     expect(status.code).toBe(0);
