@@ -7,10 +7,10 @@
  * most of it installing and zipping snowflake-sdk for load and merge.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import yaml from 'js-yaml';
 import {
   allImports,
@@ -55,6 +55,14 @@ const FOURTEEN_DAYS = 14 * 24 * 3600;
 let compose: CommandRun;
 const packaged = {} as Record<ServiceName, PackagedService>;
 const scratch = mkdtempSync(join(tmpdir(), 'claims-cdc-artifacts-'));
+/**
+ * The temporary directory of every osls run here (its TMPDIR). serverless-esbuild (1.57) stages each function's zip in
+ * a directory under os.tmpdir() and never removes it (its release is a non-recursive remove of a full directory, and
+ * the error is swallowed): about 200 MB of bundles and snowflake-sdk copies per run. Inside the scratch directory,
+ * afterAll removes them with it.
+ */
+const toolTmp = join(scratch, 'tmp');
+mkdirSync(toolTmp);
 
 const serviceDir = (service: ServiceName): string => join(REPO_ROOT, 'services', service);
 
@@ -65,15 +73,29 @@ beforeAll(async () => {
   // Act
   compose = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls-compose'), ['package', '--stage', STAGE, '--verbose'], {
     cwd: REPO_ROOT,
-    env: offlineEnv({ SNOWFLAKE_ACCOUNT }),
+    env: offlineEnv({ SNOWFLAKE_ACCOUNT, TMPDIR: toolTmp }),
   });
   if (compose.exitCode !== 0) throw new Error(`osls-compose package failed (exit ${compose.exitCode}):\n${compose.output.slice(-8000)}`);
-  for (const service of SERVICES) packaged[service] = readPackagedService(serviceDir(service));
+  for (const service of SERVICES) packaged[service] = withArtifactsCopied(readPackagedService(serviceDir(service)), join(scratch, 'compose', service));
 }, 15 * 60_000);
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------- helpers
+
+/**
+ * The service with its zips copied out of `<service>/.serverless`: a later `osls package` of the same service (the
+ * runs below) copies its own zips there, and the zip tests must read what the compose run shipped, whatever ran first.
+ */
+function withArtifactsCopied(service: PackagedService, into: string): PackagedService {
+  mkdirSync(into, { recursive: true });
+  const functions = service.functions.map((f) => {
+    const artifact = join(into, basename(f.artifact));
+    copyFileSync(f.artifact, artifact);
+    return { ...f, artifact };
+  });
+  return { ...service, functions };
+}
 
 const template = (service: ServiceName): CfnTemplate => packaged[service].template;
 
@@ -543,22 +565,57 @@ describe('merge service', () => {
   });
 });
 
-// ---------------------------------------------------------------------------------------------- no secrets
+// ---------------------------------------------------------------------------------------------- services packaged alone
 
-describe('packaging needs no secrets', () => {
-  it('packages a Snowflake service alone with no SNOWFLAKE_* variable and no AWS credentials; the account is left empty', async () => {
-    // Prepare: the environment of a CI job before it has any secret
-    const env = offlineEnv({});
-    for (const name of Object.keys(env)) if (name.startsWith('SNOWFLAKE_')) delete env[name];
-    const out = join(scratch, 'merge-without-secrets');
-    // Act: after the compose run above, never beside it (both would use the service's esbuild folder)
-    const result = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', STAGE, '--package', out], { cwd: serviceDir('merge'), env });
+/** `osls package` of one service into the scratch directory, with the given environment and `--param`s: its template. */
+const packageAlone = async (service: ServiceName, label: string, env: NodeJS.ProcessEnv, params: Record<string, string | number> = {}): Promise<CfnTemplate> => {
+  const out = join(scratch, label);
+  const args = ['package', '--stage', STAGE, '--package', out, ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`)];
+  const result = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls'), args, { cwd: serviceDir(service), env });
+  if (result.exitCode !== 0) throw new Error(`osls package ${service} (${label}) failed (exit ${result.exitCode}):\n${result.output.slice(-4000)}`);
+  return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
+};
+
+describe('services packaged alone: with no secrets, and with parameters', () => {
+  const TOPIC = 'arn:aws:sns:us-east-1:123456789012:oncall';
+  let withoutSecrets: CfnTemplate;
+  let transformWithParams: CfnTemplate;
+  let ingestWithParams: CfnTemplate;
+
+  beforeAll(async () => {
+    // Prepare: the environment of a CI job before it has any secret (no SNOWFLAKE_*, and offlineEnv drops AWS_*).
+    const noSecrets = offlineEnv({ TMPDIR: toolTmp });
+    for (const name of Object.keys(noSecrets)) if (name.startsWith('SNOWFLAKE_')) delete noSecrets[name];
+    // Act: after the compose run, never beside it (a service's runs share its esbuild folder). The three services have
+    // a folder each, so their runs may overlap: much of a run waits on npm and the disk rather than the CPU.
+    [withoutSecrets, transformWithParams, ingestWithParams] = await Promise.all([
+      packageAlone('merge', 'merge-without-secrets', noSecrets),
+      packageAlone('transform', 'transform-with-params', offlineEnv({ TMPDIR: toolTmp }), { alarmTransformIteratorAgeMs: 12345, alarmTransformErrorRatePercent: 7, alarmPeriodSeconds: 300, alarmEvaluationPeriods: 4 }),
+      packageAlone('ingest', 'ingest-with-params', offlineEnv({ TMPDIR: toolTmp }), { alarmTopicArn: TOPIC }),
+    ]);
+  }, 10 * 60_000);
+
+  it('packages a Snowflake service alone with no SNOWFLAKE_* variable and no AWS credentials; the account is left empty', () => {
+    // Prepare
+    const functions = resourcesOfType(withoutSecrets, 'AWS::Lambda::Function').map(([, r]) => r);
+    const warehouseFunctions = functions.filter((r) => EXPECTED.merge.warehouse.some((key) => r.Properties?.FunctionName === `claims-cdc-merge-${STAGE}-${key}`));
+    // Assess: the run succeeded (packageAlone throws otherwise), and left the account empty in every warehouse function.
+    expect(warehouseFunctions).toHaveLength(EXPECTED.merge.warehouse.length);
+    for (const f of warehouseFunctions) expect((f.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.SNOWFLAKE_ACCOUNT).toBe('');
+  });
+
+  it('uses the given topic and thresholds when the parameters are passed (transform and ingest packaged alone)', () => {
+    // Prepare
+    const transform = alarmsOf(transformWithParams);
+    const ingest = ingestWithParams;
+    const props = (id: string) => transform[id]?.Properties ?? {};
     // Assess
-    expect(result.exitCode).toBe(0);
-    const packagedTemplate = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
-    const merge = Object.values(packagedTemplate.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
-    expect((merge?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.SNOWFLAKE_ACCOUNT).toBe('');
-  }, 5 * 60_000);
+    expect([Number(props('TransformIteratorAgeAlarm').Threshold), Number(props('TransformIteratorAgeAlarm').Period), Number(props('TransformIteratorAgeAlarm').EvaluationPeriods)]).toEqual([12345, 300, 4]);
+    expect([Number(props('TransformErrorRateAlarm').Threshold), Number(props('TransformErrorRateAlarm').EvaluationPeriods)]).toEqual([7, 4]);
+    expect([Number(props('QuarantineNotEmptyAlarm').Threshold), Number(props('QuarantineNotEmptyAlarm').EvaluationPeriods)]).toEqual([0, 1]);
+    expect((ingest as unknown as { Conditions: Record<string, CfnValue> }).Conditions.CreateAlarmTopic).toEqual({ 'Fn::Equals': [TOPIC, ''] });
+    expect((ingest.Outputs?.AlarmTopicArn as { Value: CfnValue }).Value).toEqual({ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, TOPIC] });
+  });
 });
 
 // ---------------------------------------------------------------------------------------------- alarms and dashboard
@@ -673,29 +730,6 @@ describe('alarms and the pipeline dashboard', () => {
     expect(output?.Export.Name).toBe(TOPIC_EXPORT);
     expect(output?.Value).toEqual({ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] });
   });
-
-  it('uses the given topic and thresholds when the parameters are passed (transform and ingest packaged alone)', async () => {
-    // Prepare
-    const env = offlineEnv({});
-    const topic = 'arn:aws:sns:us-east-1:123456789012:oncall';
-    const pkg = async (service: ServiceName, params: Record<string, string | number>): Promise<CfnTemplate> => {
-      const out = join(scratch, `${service}-with-params`);
-      const args = ['package', '--stage', STAGE, '--package', out, ...Object.entries(params).map(([k, v]) => `--param=${k}=${v}`)];
-      const result = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls'), args, { cwd: serviceDir(service), env });
-      if (result.exitCode !== 0) throw new Error(`osls package ${service} failed:\n${result.output.slice(-4000)}`);
-      return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
-    };
-    // Act (after the compose run above, never beside it: both would use the service's esbuild folder)
-    const transform = alarmsOf(await pkg('transform', { alarmTransformIteratorAgeMs: 12345, alarmTransformErrorRatePercent: 7, alarmPeriodSeconds: 300, alarmEvaluationPeriods: 4 }));
-    const ingest = await pkg('ingest', { alarmTopicArn: topic });
-    // Assess
-    const props = (id: string) => transform[id]?.Properties ?? {};
-    expect([Number(props('TransformIteratorAgeAlarm').Threshold), Number(props('TransformIteratorAgeAlarm').Period), Number(props('TransformIteratorAgeAlarm').EvaluationPeriods)]).toEqual([12345, 300, 4]);
-    expect([Number(props('TransformErrorRateAlarm').Threshold), Number(props('TransformErrorRateAlarm').EvaluationPeriods)]).toEqual([7, 4]);
-    expect([Number(props('QuarantineNotEmptyAlarm').Threshold), Number(props('QuarantineNotEmptyAlarm').EvaluationPeriods)]).toEqual([0, 1]);
-    expect((ingest as unknown as { Conditions: Record<string, CfnValue> }).Conditions.CreateAlarmTopic).toEqual({ 'Fn::Equals': [topic, ''] });
-    expect((ingest.Outputs?.AlarmTopicArn as { Value: CfnValue }).Value).toEqual({ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, topic] });
-  }, 5 * 60_000);
 
   it('builds one dashboard for the whole pipeline, with a widget per stage on the metrics the pipeline publishes', () => {
     // Prepare

@@ -2,7 +2,7 @@
  * `claims-cdc generate N` in requests of at most 1,000, against a stand-in API that fails part-way: the user learns
  * how many claims were written and the exact command that writes the rest.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,7 +42,11 @@ describe('claims-cdc generate N', () => {
     const { port } = server.address() as AddressInfo;
     writeStackInfo({ pid: process.pid, apiUrl: `http://127.0.0.1:${port}`, token: 't', startedAt: new Date().toISOString(), stateDir, endpoints: {} });
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // The state directory holds the stack file with the API token: it must not outlive the test.
+    rmSync(stateDir, { recursive: true, force: true });
+  });
   beforeEach(() => {
     requests.length = 0;
     failOn = Number.POSITIVE_INFINITY;

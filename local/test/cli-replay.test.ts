@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { changeRecord, claims, withStatus } from '@claims-cdc/shared/test-support/factories';
@@ -28,6 +28,8 @@ describe('claims-cdc replay + sql', () => {
   ];
   const file = join(dir, 'events.jsonl');
   writeFileSync(file, `${lines.join('\n')}\n`);
+  // The events and the warehouses replayed from them hold claims (PHI in production): nothing stays in the temp dir.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([
     [1, 1],
@@ -98,8 +100,14 @@ describe('claims-cdc replay + sql', () => {
   });
 
   it('a failing query exits 1 with the reason', async () => {
+    // Prepare: a warehouse of its own (not one another test replayed into), so the query reaches it and fails there.
+    const db = join(dir, 'failing-query.duckdb');
+    await run(['replay', file, '--db', db], capture().io);
     const io = capture();
-    expect(await run(['sql', 'select * from no_such_table', '--db', join(dir, 'wh-1-1.duckdb')], io.io)).toBe(1);
+    // Act
+    const code = await run(['sql', 'select * from no_such_table', '--db', db], io.io);
+    // Assess
+    expect(code).toBe(1);
     expect(io.err[0]).toMatch(/query failed: .*no_such_table/);
   });
 });

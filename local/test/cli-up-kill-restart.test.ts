@@ -114,6 +114,13 @@ describe('claims-cdc up: kill -9 at several moments, then a plain up', () => {
   });
 
   it('up --fresh starts empty', async () => {
+    // Prepare: claims in the state directory, written here (so the test does not rest on what another test left).
+    const earlier = await startUp();
+    const generated = await cli('generate', '5', '--seed', '24');
+    expect(generated).toMatchObject({ code: 0 });
+    expect((await status())?.items).toBeGreaterThanOrEqual(5);
+    earlier.signal('SIGINT');
+    expect((await earlier.exited).code).toBe(0);
     // Act
     const up = await startUp(['--fresh']);
     const s = (await status())!;

@@ -2,7 +2,7 @@
  * Issue 9 reproductions through `claims-cdc replay`: one impossible date among ten records, a 38-digit number, and
  * Kinesis records as Lambda receives them (their own sequence numbers, up to 128 digits).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Claim } from '@claims-cdc/shared';
@@ -17,6 +17,8 @@ const capture = () => {
   return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
 };
 const dir = mkdtempSync(join(tmpdir(), 'claims-cdc-replay-real-'));
+// The record files and warehouses hold claims (PHI in production): nothing stays in the temp dir.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const write = (name: string, lines: readonly unknown[]): string => {
   const file = join(dir, name);
   writeFileSync(file, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);

@@ -30,8 +30,18 @@ function clients() {
   dynamodb.on(DescribeTableCommand).resolves({ Table: { TableStatus: 'ACTIVE', TableArn: 'arn:table' } });
   kinesis.on(CreateStreamCommand).resolves({});
   kinesis.on(DescribeStreamCommand).resolves({
-    StreamDescription: { StreamName: config.stream.name, StreamARN: streamArn, StreamStatus: 'ACTIVE', Shards: [{ ShardId: 'shardId-000000000000', HashKeyRange: undefined, SequenceNumberRange: undefined }], HasMoreShards: false, RetentionPeriodHours: 24, StreamCreationTimestamp: new Date(), EnhancedMonitoring: [] },
-  } as never);
+    StreamDescription: {
+      StreamName: config.stream.name,
+      StreamARN: streamArn,
+      StreamStatus: 'ACTIVE',
+      // One shard over the whole hash key range (2^128 - 1), as a new one-shard stream has.
+      Shards: [{ ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '340282366920938463463374607431768211455' }, SequenceNumberRange: { StartingSequenceNumber: '0' } }],
+      HasMoreShards: false,
+      RetentionPeriodHours: 24,
+      StreamCreationTimestamp: new Date(),
+      EnhancedMonitoring: [],
+    },
+  });
   sqs.on(CreateQueueCommand).callsFake((input: { QueueName: string }) => ({ QueueUrl: `http://sqs/${input.QueueName}` }));
   sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { QueueArn: 'arn:queue' } });
   const stack: StackClients = {

@@ -4,7 +4,7 @@
  * boundaries, error handling. Whether Snowflake accepts that SQL is outside what this can prove (docs/snowflake.md).
  */
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -35,6 +35,8 @@ const keyDir = mkdtempSync(join(tmpdir(), 'claims-cdc-sf-'));
 const KEY_PATH = join(keyDir, 'rsa_key.p8');
 writeFileSync(KEY_PATH, PRIVATE_KEY_PEM);
 const FILE_KEY: SnowflakeKeySource = { kind: 'file', path: KEY_PATH, passphrase: PASSPHRASE };
+// A private key file (with its passphrase above) must not outlive the run in the shared temp dir.
+afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
 const T = 1_732_000_000_000_000;
 const [a, b, c] = claims(3, 21) as [Claim, Claim, Claim];

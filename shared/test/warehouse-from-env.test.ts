@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Claim } from '../src/domain/claim';
@@ -83,9 +83,20 @@ describe('warehouse config from a valid environment', () => {
 });
 
 describe('LazyWarehouse', () => {
+  // A warehouse of claims or a private key file must not outlive its test in the shared temp dir.
+  const made: string[] = [];
+  const scratchDir = (prefix: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('opens DuckDB on first use, creating its directory and tables; one instance serves stage, merge and query', async () => {
     // Prepare
-    const dir = mkdtempSync(join(tmpdir(), 'claims-cdc-lazy-'));
+    const dir = scratchDir('claims-cdc-lazy-');
     const path = join(dir, 'nested', 'warehouse.duckdb');
     const warehouse = new LazyWarehouse(warehouseConfigFromEnv({ WAREHOUSE: 'duckdb', DUCKDB_PATH: path }));
     const existedBefore = existsSync(path);
@@ -109,7 +120,7 @@ describe('LazyWarehouse', () => {
   it('reaches Snowflake through SNOWFLAKE_ACCESS_URL only when first used', async () => {
     // Prepare
     const fake = await FakeSnowflake.start();
-    const keyPath = join(mkdtempSync(join(tmpdir(), 'claims-cdc-key-')), 'rsa_key.p8');
+    const keyPath = join(scratchDir('claims-cdc-key-'), 'rsa_key.p8');
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
     writeFileSync(keyPath, privateKey);
     const warehouse = new LazyWarehouse(warehouseConfigFromEnv({ ...SNOWFLAKE, SNOWFLAKE_ACCESS_URL: fake.url, SNOWFLAKE_PRIVATE_KEY_PATH: keyPath, SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'pw' }));
