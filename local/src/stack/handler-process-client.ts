@@ -54,7 +54,10 @@ class Child {
   stderr = '';
 
   constructor(readonly process: ChildProcess, what: string) {
+    // The handler's stderr is the stack's (warnings and errors are logged there, as on Lambda); its tail is kept to
+    // say why a child exited while starting.
     process.stderr?.on('data', (chunk: Buffer) => {
+      globalThis.process.stderr.write(chunk);
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-2_000);
     });
     process.on('message', (event: HandlerProcessEvent) => {
