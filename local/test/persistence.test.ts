@@ -146,6 +146,20 @@ describe('a coalescing checkpoint store', () => {
     expect(fileCheckpointStore(file, 's').get('shard-1')).toBe('101');
   });
 
+  it('keeps a write that failed in its timer for the next set to throw, instead of taking the process down', async () => {
+    // Prepare: the checkpoint file's directory disappears inside the window.
+    const file = fresh('failing');
+    const store = fileCheckpointStore(file, 's', { coalesceMs: 20 });
+    store.set('shard-1', '5');
+    rmSync(path.dirname(file), { recursive: true, force: true });
+    // Act
+    await sleep(100);
+    const next = () => store.set('shard-1', '6');
+    // Assess
+    expect(next).toThrow(/ENOENT/);
+    expect(next).not.toThrow();
+  });
+
   it.each([
     ['flush (a poller stopping) writes what the window holds now', 'flush', { 'shard-1': '7' }],
     ['discard (a poller killed) writes nothing of the window, now or later', 'discard', { 'shard-1': '5' }],

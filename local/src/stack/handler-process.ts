@@ -9,6 +9,7 @@
  * shard, as Lambda runs one instance per shard); each is answered with its result or its error. The process exits when
  * its parent goes away.
  */
+import { createLambdaContext } from './lambda-runtime';
 import { HANDLER_PROCESS_REF_ENV, type HandlerProcessCommand, type HandlerProcessEvent, type HandlerProcessRef, type InvokeContext } from './handler-process-protocol';
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -29,20 +30,8 @@ async function loadHandler(ref: HandlerProcessRef): Promise<Handler> {
 }
 
 /** A Lambda context from what crossed the boundary (Powertools reads its names and the remaining time). */
-const contextOf = (c: InvokeContext) => ({
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: c.functionName,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: c.functionArn,
-  memoryLimitInMB: String(c.memoryMb),
-  awsRequestId: c.awsRequestId,
-  logGroupName: `/aws/lambda/${c.functionName}`,
-  logStreamName: `local/[$LATEST]${process.pid}`,
-  getRemainingTimeInMillis: () => Math.max(0, c.deadlineMs - Date.now()),
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
+const contextOf = (c: InvokeContext) =>
+  createLambdaContext({ functionName: c.functionName, functionArn: c.functionArn, memoryMb: c.memoryMb }, { awsRequestId: c.awsRequestId, deadlineMs: c.deadlineMs });
 
 async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(0));

@@ -19,9 +19,12 @@ export interface FunctionIdentity {
   timeoutMs?: number;
 }
 
-/** A fresh Context for one invocation. */
-export function createLambdaContext(fn: FunctionIdentity): Context {
-  const deadline = Date.now() + (fn.timeoutMs ?? 60_000);
+/**
+ * A fresh Context for one invocation; `given` rebuilds one that crossed a process boundary (handler-process.ts) with
+ * its request id and deadline.
+ */
+export function createLambdaContext(fn: FunctionIdentity, given: { awsRequestId?: string; deadlineMs?: number } = {}): Context {
+  const deadline = given.deadlineMs ?? Date.now() + (fn.timeoutMs ?? 60_000);
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   return {
     callbackWaitsForEmptyEventLoop: true,
@@ -29,7 +32,7 @@ export function createLambdaContext(fn: FunctionIdentity): Context {
     functionVersion: '$LATEST',
     invokedFunctionArn: fn.functionArn,
     memoryLimitInMB: String(fn.memoryMb ?? 1024),
-    awsRequestId: randomUUID(),
+    awsRequestId: given.awsRequestId ?? randomUUID(),
     logGroupName: `/aws/lambda/${fn.functionName}`,
     logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),

@@ -211,6 +211,10 @@ export function fileCheckpointStore(file: string, streamName: string, options: C
   const shards: Record<string, string> = { ...written };
   let timer: NodeJS.Timeout | undefined;
   let discarded = false;
+  // A write that failed in the timer: thrown by the next `set`, as a synchronous write's error would be (the poller
+  // reports it and goes on; the next run re-processes from the last checkpoint written). Never thrown from the timer,
+  // where it would take the stack's process down.
+  let failed: unknown;
   const write = () => {
     clearTimeout(timer);
     timer = undefined;
@@ -222,10 +226,22 @@ export function fileCheckpointStore(file: string, streamName: string, options: C
   return {
     get: (shardId) => shards[shardId],
     set(shardId, sequenceNumber) {
+      if (failed !== undefined) {
+        const error = failed;
+        failed = undefined;
+        throw error;
+      }
       if (shards[shardId] === sequenceNumber) return;
       shards[shardId] = sequenceNumber;
       if (!options.coalesceMs) write();
-      else timer ??= setTimeout(write, options.coalesceMs).unref();
+      else
+        timer ??= setTimeout(() => {
+          try {
+            write();
+          } catch (error) {
+            failed = error;
+          }
+        }, options.coalesceMs).unref();
     },
     flush: write,
     discard() {
