@@ -100,3 +100,24 @@ describe('reading a shard', () => {
     await expect(reading).rejects.toThrow(/Invalid|validation|ShardIterator/i);
   });
 });
+
+describe('the JSON reader, on a reply that is not JSON', () => {
+  it('names the status and length, never the body (it carries records, claim images)', async () => {
+    // Prepare: a server that answers with text cut in the middle of a record.
+    const http = await import('node:http');
+    const body = '{"Records":[{"Data":"eyJwYXRpZW50Ijp7Imxhc3RfbmFtZSI6IkRvZSJ9fQ==", "PartitionKey":"CLM-SECRET';
+    const server = http.createServer((_request, response) => response.writeHead(500).end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      // Act
+      const reading = jsonGetRecords(`http://127.0.0.1:${port}`, REGION)('iterator', 10, new AbortController().signal);
+      // Assess
+      const error = (await reading.catch((e: unknown) => e)) as Error;
+      expect(error.message).toBe(`GetRecords reply is not JSON (HTTP 500, ${body.length} characters)`);
+      expect(error.message).not.toMatch(/eyJ|SECRET/);
+    } finally {
+      server.close();
+    }
+  });
+});

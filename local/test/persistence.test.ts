@@ -130,6 +130,16 @@ describe('a coalescing checkpoint store', () => {
     return path.join(dir, 'checkpoints.json');
   };
 
+  it('writes the file owner-only even over a wider .tmp left by a killed process', () => {
+    // Prepare
+    const file = fresh('modes');
+    writeFileSync(`${file}.tmp`, 'left behind', { mode: 0o644 });
+    // Act
+    fileCheckpointStore(file, 's').set('shard-1', '1');
+    // Assess
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
   it('writes the checkpoints of one window together, once the window is over', async () => {
     // Prepare
     const file = fresh('window');

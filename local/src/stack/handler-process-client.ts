@@ -51,15 +51,10 @@ type Waiter = { resolve: (result: unknown) => void; reject: (error: Error) => vo
 class Child {
   readonly waiters = new Map<number, Waiter>();
   readonly exited: Promise<void>;
-  stderr = '';
 
   constructor(readonly process: ChildProcess, what: string) {
-    // The handler's stderr is the stack's (warnings and errors are logged there, as on Lambda); its tail is kept to
-    // say why a child exited while starting.
-    process.stderr?.on('data', (chunk: Buffer) => {
-      globalThis.process.stderr.write(chunk);
-      this.stderr = (this.stderr + chunk.toString('utf8')).slice(-2_000);
-    });
+    // The handler's stderr is the stack's (warnings and errors are logged there, as on Lambda).
+    process.stderr?.on('data', (chunk: Buffer) => globalThis.process.stderr.write(chunk));
     process.on('message', (event: HandlerProcessEvent) => {
       if (event.type !== 'result' && event.type !== 'error') return;
       const waiter = this.waiters.get(event.id);
@@ -73,6 +68,11 @@ class Child {
       for (const waiter of this.waiters.values()) waiter.reject(new HandlerProcessError(`the ${what} process exited (${how}) during an invocation`));
       this.waiters.clear();
     });
+  }
+
+  /** How the process ended: its signal or exit code. */
+  describeExit(): string {
+    return this.process.signalCode ?? `code ${this.process.exitCode}`;
   }
 
   get alive(): boolean {
@@ -98,7 +98,8 @@ async function spawnChild(ref: HandlerProcessRef, what: string): Promise<Child> 
       if (event.type === 'ready') resolve();
       if (event.type === 'start-failed') reject(new HandlerProcessError(`the ${what} process could not load its handler: ${event.error.name}: ${event.error.message}`));
     });
-    void child.exited.then(() => reject(new HandlerProcessError(`the ${what} process exited while starting: ${child.stderr.trim() || 'no output'}`)));
+    // Its stderr is already on the stack's (see Child); the message does not quote handler output.
+    void child.exited.then(() => reject(new HandlerProcessError(`the ${what} process exited while starting (${child.describeExit()}); its output is on stderr above`)));
     void child.exited.finally(() => clearTimeout(timer));
   }).catch((error: unknown) => {
     child.process.kill('SIGKILL');

@@ -70,7 +70,7 @@ export function jsonGetRecords(endpoint: string, region: string): GetRecords {
   return async (shardIterator, limit, signal) => {
     const body = JSON.stringify({ ShardIterator: shardIterator, Limit: limit });
     const { status, text } = await post(url, agent, body, authorization, signal);
-    const reply = JSON.parse(text) as JsonReply;
+    const reply = parseReply(status, text);
     if (status !== 200) {
       const type = (reply.__type ?? `HTTP ${status}`).split('#').pop() as string;
       if (type === 'ExpiredIteratorException') throw new ExpiredIteratorException({ message: reply.message ?? type, $metadata: { httpStatusCode: status } });
@@ -87,6 +87,18 @@ export function jsonGetRecords(endpoint: string, region: string): GetRecords {
       ...(reply.MillisBehindLatest !== undefined ? { millisBehindLatest: reply.MillisBehindLatest } : {}),
     };
   };
+}
+
+/**
+ * The reply as JSON. A body that is not JSON is named by its status and length only: V8's parse error quotes the text,
+ * which holds records' data (claim images).
+ */
+function parseReply(status: number, text: string): JsonReply {
+  try {
+    return JSON.parse(text) as JsonReply;
+  } catch {
+    throw new GetRecordsError(`GetRecords reply is not JSON (HTTP ${status}, ${text.length} characters)`);
+  }
 }
 
 /** One POST; resolves with the status and the whole body. */

@@ -4,7 +4,7 @@
  * journal of changes not yet on the stream, and the transform's shard checkpoints. Every file is owner-only (it holds
  * PHI) and every directory 0700.
  */
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** Names of the pipeline's persisted state, relative to the state directory. */
@@ -89,6 +89,8 @@ export function writeFileAtomic(file: string, text: string): void {
   const temp = `${file}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   try {
+    // The mode of openSync applies only to a file it creates: a .tmp left by a killed process keeps its own.
+    fchmodSync(fd, 0o600);
     writeSync(fd, text);
   } finally {
     closeSync(fd);

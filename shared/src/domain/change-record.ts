@@ -49,13 +49,17 @@ export interface WireChangeInput {
   readonly precision?: TimePrecision | 'none';
 }
 
+/** The envelope constants of DynamoDB's Kinesis streaming destination records. */
+export const WIRE_EVENT_SOURCE = 'aws:dynamodb';
+export const WIRE_RECORD_FORMAT = 'application/json';
+
 /** Builds a record in the exact format of DynamoDB's Kinesis streaming destination (microsecond precision by default). */
 export const buildWireChangeRecord = (input: WireChangeInput): DynamoDBKinesisRecord => ({
   awsRegion: input.awsRegion ?? 'us-east-1',
   eventID: input.eventId ?? randomUUID(),
   eventName: input.eventName,
   userIdentity: null,
-  recordFormat: 'application/json',
+  recordFormat: WIRE_RECORD_FORMAT,
   tableName: input.tableName,
   dynamodb: {
     ApproximateCreationDateTime: (input.precision ?? 'MICROSECOND') === 'MICROSECOND' ? input.micros : Math.floor(input.micros / 1000),
@@ -65,5 +69,5 @@ export const buildWireChangeRecord = (input: WireChangeInput): DynamoDBKinesisRe
     SizeBytes: input.sizeBytes ?? Buffer.byteLength(JSON.stringify({ Keys: input.keys, NewImage: input.newImage, OldImage: input.oldImage })),
     ...(input.precision === 'none' ? {} : { ApproximateCreationDateTimePrecision: input.precision ?? 'MICROSECOND' }),
   },
-  eventSource: 'aws:dynamodb',
+  eventSource: WIRE_EVENT_SOURCE,
 });

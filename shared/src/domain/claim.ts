@@ -5,6 +5,8 @@ import { isCalendarDate, isCalendarTimestamp } from './cell-rules';
 export const CLAIM_STATUSES = ['Submitted', 'In Review', 'Approved', 'Rejected', 'Paid'] as const;
 /** Payment lifecycle states. */
 export const PAYMENT_STATUSES = ['Pending', 'Processing', 'Paid', 'Denied'] as const;
+/** Patient genders the claim schema accepts. */
+export const GENDERS = ['M', 'F', 'U'] as const;
 
 export type ClaimStatus = (typeof CLAIM_STATUSES)[number];
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
@@ -49,7 +51,7 @@ export const PatientSchema = z.looseObject({
   email: z.string(),
   phone: z.string(),
   date_of_birth: isoDate,
-  gender: z.enum(['M', 'F', 'U']),
+  gender: z.enum(GENDERS),
   street: z.string(),
   city: z.string(),
   state: z.string(),

@@ -13,6 +13,7 @@
  * its own. `fast-decode.test.ts` checks this against the reference decoder on mutated real records.
  */
 import { isAscii } from 'node:buffer';
+import { WIRE_EVENT_SOURCE, WIRE_RECORD_FORMAT } from './change-record';
 import { type ColumnSpec, ROW_COLUMNS } from './columns';
 import { eventMicros } from './event-time';
 import { MAX_SEQUENCE_DIGITS } from './merge-rules';
@@ -220,7 +221,7 @@ const envelopeOf = (record: unknown): FastEnvelope | undefined => {
   if (!isObject(record)) return undefined;
   const { eventID, eventName, dynamodb } = record;
   if (!isString(eventID) || eventID.length === 0 || (eventName !== 'INSERT' && eventName !== 'MODIFY' && eventName !== 'REMOVE')) return undefined;
-  if (record.eventSource !== 'aws:dynamodb' || record.recordFormat !== 'application/json' || !isString(record.awsRegion) || !isString(record.tableName)) return undefined;
+  if (record.eventSource !== WIRE_EVENT_SOURCE || record.recordFormat !== WIRE_RECORD_FORMAT || !isString(record.awsRegion) || !isString(record.tableName)) return undefined;
   if (record.userIdentity !== undefined && record.userIdentity !== null) return undefined;
   if (!isObject(dynamodb) || typeof dynamodb.SizeBytes !== 'number') return undefined;
   const { ApproximateCreationDateTime: time, ApproximateCreationDateTimePrecision: precision, Keys: keys } = dynamodb;

@@ -8,7 +8,7 @@
  * number, an M exactly an object and an L (or SS) exactly an array.
  */
 import { isRealDate } from './cell-rules';
-import { CLAIM_ID_PATTERN, CLAIM_STATUSES, CPT_PATTERN, CREATED_TIMESTAMP_PATTERN, ICD10_PATTERN, PAYMENT_STATUSES } from './claim';
+import { CLAIM_ID_PATTERN, CLAIM_STATUSES, CPT_PATTERN, CREATED_TIMESTAMP_PATTERN, GENDERS, ICD10_PATTERN, PAYMENT_STATUSES } from './claim';
 import { isObject, type Plain } from './wire-text';
 
 /** The text of an S attribute, or undefined for anything else (the plain value is then not a string). */
@@ -96,7 +96,7 @@ const oneOf = (attribute: unknown, values: ReadonlySet<string>): boolean => {
 
 const CLAIM_STATUS_SET: ReadonlySet<string> = new Set(CLAIM_STATUSES);
 const PAYMENT_STATUS_SET: ReadonlySet<string> = new Set(PAYMENT_STATUSES);
-const GENDERS: ReadonlySet<string> = new Set(['M', 'F', 'U']);
+const GENDER_SET: ReadonlySet<string> = new Set(GENDERS);
 
 /** `diagnosis_codes`: an array (L of S, or SS) of ICD-10 codes. */
 const areDiagnosisCodes = (attribute: unknown): boolean => {
@@ -117,7 +117,7 @@ const areProcedures = (attribute: unknown): boolean => {
 };
 
 const isPatient = (p: Plain): boolean =>
-  isString(p.first_name) && isString(p.last_name) && isString(p.email) && isString(p.phone) && isDate(p.date_of_birth) && oneOf(p.gender, GENDERS) &&
+  isString(p.first_name) && isString(p.last_name) && isString(p.email) && isString(p.phone) && isDate(p.date_of_birth) && oneOf(p.gender, GENDER_SET) &&
   isString(p.street) && isString(p.city) && isString(p.state) && isZip(p.zip);
 
 const isProvider = (p: Plain): boolean => {
