@@ -9,7 +9,8 @@ import type { ChaosBackfill } from './backfill';
 import type { FaultInjector } from './faults';
 import type { ChaosOptions, Fault } from './options';
 import type { PrecisionSwitch } from './precision';
-import { readStream, type Ledger, type PoisonInjector, type Source } from './sources';
+import type { Ledger, PoisonInjector, Source } from './sources';
+import type { StreamTail } from './stream-tail';
 import { KILL_POINTS, type ChaosStack } from './stack-kill';
 import { checkHistory, checkNewestEvents, checkNoResurrection, checkQuarantine, compareRows, hashDestination, hashItems, hashWireItems, scanTable, type Check, type HashedRows } from './verify';
 import type { Workload } from './workload';
@@ -25,6 +26,8 @@ export interface CheckContext {
   warehouse: Warehouse;
   workload: Workload;
   source: Source;
+  /** The run's reader of the stream (read to its end by the ledger). */
+  tail: StreamTail;
   poison: PoisonInjector;
   injector: FaultInjector;
   quarantine: AttachedQuarantine;
@@ -114,17 +117,17 @@ async function queuesEmptyCheck(stack: RunningStack): Promise<Check> {
 }
 
 /** Every record on the stream acknowledged by the transform. */
-async function streamAcknowledgedCheck({ stack, source, poison, injector, options }: CheckContext): Promise<Check> {
-  if (options.faults.has('stack-kill')) return streamReadAcknowledgedCheck(stack, injector);
+async function streamAcknowledgedCheck({ stack, source, tail, poison, injector, options }: CheckContext): Promise<Check> {
+  if (options.faults.has('stack-kill')) return streamReadAcknowledgedCheck(stack, tail, injector);
   const acked = injector.acked.size;
   const onStream = source.recordsOnStream() + poison.sequenceNumbers.size;
   return { name: 'stream records acknowledged by transform', expected: `${onStream}`, actual: `${acked}`, ok: acked === onStream };
 }
 
 /** Records a restart put again are on the stream twice: count what is there, and every one acknowledged. */
-async function streamReadAcknowledgedCheck(stack: RunningStack, injector: FaultInjector): Promise<Check> {
-  const ids = new Set<string>();
-  for await (const { shardId, sequenceNumber } of readStream(stack)) ids.add(`${shardId}:${sequenceNumber}`);
+async function streamReadAcknowledgedCheck(stack: RunningStack, tail: StreamTail, injector: FaultInjector): Promise<Check> {
+  await tail.catchUp(stack);
+  const ids = tail.ids;
   const done = [...ids].filter((id) => injector.acked.has(id)).length;
   const strange = [...injector.acked].filter((id) => !ids.has(id));
   return {

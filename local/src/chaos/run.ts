@@ -13,7 +13,8 @@ import { FaultInjector, type FaultCounts } from './faults';
 import { FAULTS, type ChaosOptions } from './options';
 import { runChecks } from './checks';
 import { PrecisionSwitch, type PrecisionCounts } from './precision';
-import { DirectSource, DynamoDbSource, PoisonInjector, readStream, type Source } from './sources';
+import { DirectSource, DynamoDbSource, PoisonInjector, type Source } from './sources';
+import { acknowledgedProbe, StreamTail } from './stream-tail';
 import { ChaosStack, type KillRecord } from './stack-kill';
 import type { Check } from './verify';
 import { UNTRACKED_SHARE, Workload, type WorkloadCounts } from './workload';
@@ -124,6 +125,8 @@ interface Started {
   readonly warehouse: Warehouse;
   readonly poison: PoisonInjector;
   readonly source: Source;
+  /** The run's one reader of the stream (the ledger, and every record acknowledged). */
+  readonly tail: StreamTail;
 }
 
 /** The run before anything starts: its state directory, the fault injector, the seeded workload, the precision switch. */
@@ -193,10 +196,11 @@ async function startStacks(run: ChaosRun): Promise<Started> {
   const stacks = (run.chaos = await ChaosStack.start(startOptions, injector, () => injector.warehouse(), killing));
   const warehouse = (run.warehouse = await injector.warehouse());
   const poison = (run.poison = new PoisonInjector(stacks));
-  const dynamoSource = options.source === 'dynamodb' ? new DynamoDbSource(stacks, options.writers, () => poison.sequenceNumbers, precision) : undefined;
-  const source = (run.source = dynamoSource ?? new DirectSource(stacks, 20_000, (emitted) => emitted + poison.sequenceNumbers.size - injector.acked.size, precision, killing));
+  const tail = new StreamTail();
+  const dynamoSource = options.source === 'dynamodb' ? new DynamoDbSource(stacks, options.writers, () => poison.sequenceNumbers, tail, precision) : undefined;
+  const source = (run.source = dynamoSource ?? new DirectSource(stacks, 20_000, (emitted) => emitted + poison.sequenceNumbers.size - injector.acked.size, tail, precision, killing));
   if (dynamoSource) stacks.writesInFlight = () => dynamoSource.sending;
-  return { stacks, warehouse, poison, source };
+  return { stacks, warehouse, poison, source, tail };
 }
 
 /** Change records put on the stream so far, poison included. */
@@ -260,7 +264,7 @@ async function drainPipeline(run: ChaosRun, up: Started): Promise<void> {
       warehouse,
       warehouseCall: (fn) => stacks.guard(fn),
       onStream: () => recordsOnStream(up),
-      ...(killing ? { streamAcknowledged: () => streamAcknowledged(stacks, injector), duringDrain: (acked: number, total: number) => stacks.duringDrain(acked, total) } : {}),
+      ...(killing ? { streamAcknowledged: streamAcknowledged(up, injector), duringDrain: (acked: number, total: number) => stacks.duringDrain(acked, total) } : {}),
       stallTimeoutMs: options.stallTimeoutMs,
     });
     run.finalMergeAttempts = drained.finalMergeAttempts;
@@ -273,15 +277,15 @@ async function drainPipeline(run: ChaosRun, up: Started): Promise<void> {
 
 /**
  * With stack-kill, records a restart put again are on the stream twice: "every record acknowledged" is read from the
- * stream itself once the cheap count says so.
+ * stream itself once the cheap count says so (each probe reads only what is new).
  */
-async function streamAcknowledged(stacks: ChaosStack, injector: FaultInjector): Promise<boolean> {
-  for await (const { shardId, sequenceNumber } of readStream(await stacks.ready())) if (!injector.acked.has(`${shardId}:${sequenceNumber}`)) return false;
-  return true;
+function streamAcknowledged({ stacks, tail }: Started, injector: FaultInjector): () => Promise<boolean> {
+  const probe = acknowledgedProbe(tail, injector.acked);
+  return async () => probe(await stacks.ready());
 }
 
 /** The checks, on a stack that stays up (no more kills), then the counts the figures show. */
-async function verifyRun(run: ChaosRun, { stacks, warehouse, source, poison }: Started): Promise<void> {
+async function verifyRun(run: ChaosRun, { stacks, warehouse, source, poison, tail }: Started): Promise<void> {
   const { options, workload, injector, precision, backfill } = run;
   stacks.disarm();
   const running = await stacks.ready();
@@ -293,6 +297,7 @@ async function verifyRun(run: ChaosRun, { stacks, warehouse, source, poison }: S
       warehouse,
       workload,
       source,
+      tail,
       poison,
       injector,
       quarantine: stacks.quarantine,

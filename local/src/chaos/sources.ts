@@ -11,12 +11,12 @@
  * Both go through the same stream, pollers, handlers, queues and warehouse.
  */
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetShardIteratorCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBKinesisRecord, EventName } from '@claims-cdc/shared';
 import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
 import type { SNAPSHOT_EVENT_NAME } from '@claims-cdc/shared/domain/snapshot';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MonotonicMicros, type RunningStack } from '../stack';
 import { itemSizeBytes } from '../stack/dynamodb-wire';
@@ -24,6 +24,7 @@ import { changePartitionKey } from '../stack/partition-key';
 import { KinesisOutbox } from '../stack/kinesis-outbox';
 import { poisonBytes } from './poison';
 import { expectedMicros, precisionOf, type PrecisionSwitch } from './precision';
+import type { StreamTail, TailRecord } from './stream-tail';
 import { OVERSIZED_ATTRIBUTE, POISON_KINDS, type ChangeOp, type PoisonOp } from './workload';
 
 /** What entered the stream, and so what the pipeline must end up with. */
@@ -117,14 +118,21 @@ export class DynamoDbSource implements Source {
   readonly #waiters: (() => void)[] = [];
   readonly #tails = new Map<string, Promise<void>>();
   #error: unknown;
+  readonly #ledger = emptyLedger();
+  /** DynamoDB eventID → its copies' sequence numbers (a restarted capture puts again what it was not sure landed). */
+  readonly #seen = new Map<string, string[]>();
 
   constructor(
     private readonly ref: StackRef,
     private readonly writers: number,
     private readonly poisonSequenceNumbers: () => ReadonlySet<string>,
+    /** The run's reader of the stream: the ledger is read back from it. */
+    private readonly tail: StreamTail,
     /** With `precision-switch`: how the transform receives the capture's records (the ledger must expect the same). */
     private readonly precision?: PrecisionSwitch,
-  ) {}
+  ) {
+    tail.subscribe((record) => this.#fold(record));
+  }
 
   async apply(op: ChangeOp): Promise<void> {
     if (this.#error) throw this.#error;
@@ -218,36 +226,36 @@ export class DynamoDbSource implements Source {
   }
 
   /**
-   * Reads the whole stream back and keeps the capture's records (not the harness's poison), each as the transform
-   * receives it (with `precision-switch`, in its stretch's precision).
+   * The capture's records on the stream (not the harness's poison), each as the transform receives it (with
+   * `precision-switch`, in its stretch's precision): folded as the tail reads them, which is after the workload (and
+   * so every poison put) is done.
    */
   async ledger(): Promise<Ledger> {
-    const ledger = emptyLedger();
-    const poison = this.poisonSequenceNumbers();
-    /** DynamoDB eventID → its copies' payloads and sequence numbers (a restarted capture puts again what it was not sure landed). */
-    const seen = new Map<string, string[]>();
-    for await (const { sequenceNumber, partitionKey, data: written } of readStream(await this.ref.ready())) {
-      if (poison.has(sequenceNumber)) continue;
-      const data = this.precision ? this.precision.deliver(written, partitionKey) : written;
-      const record = JSON.parse(data.toString('utf8')) as DynamoDBKinesisRecord;
-      const claimId = String(record.dynamodb.Keys.claim_id?.S);
-      const copies = seen.get(record.eventID);
-      if (copies) {
-        // The same change record again (same eventID and bytes): one change, delivered twice.
-        copies.push(sequenceNumber);
-        ledger.duplicates += 1;
-        const payload = data.toString('base64');
-        ledger.copies.set(payload, (ledger.copies.get(payload) ?? 1) + 1);
-        const newest = ledger.newest.get(claimId);
-        if (newest?.eventId === record.eventID) newest.sequenceNumbers = [...copies];
-        continue;
-      }
-      seen.set(record.eventID, [sequenceNumber]);
-      const micros = (JSON.parse(written.toString('utf8')) as DynamoDBKinesisRecord).dynamodb.ApproximateCreationDateTime;
-      this.precision?.count(claimId, micros, precisionOf(record));
-      addToLedger(ledger, record, claimId, data, sequenceNumber);
+    await this.tail.catchUp(await this.ref.ready());
+    return this.#ledger;
+  }
+
+  #fold({ sequenceNumber, partitionKey, data: written }: TailRecord): void {
+    if (this.poisonSequenceNumbers().has(sequenceNumber)) return;
+    const ledger = this.#ledger;
+    const data = this.precision ? this.precision.deliver(written, partitionKey) : written;
+    const record = JSON.parse(data.toString('utf8')) as DynamoDBKinesisRecord;
+    const claimId = String(record.dynamodb.Keys.claim_id?.S);
+    const copies = this.#seen.get(record.eventID);
+    if (copies) {
+      // The same change record again (same eventID and bytes): one change, delivered twice.
+      copies.push(sequenceNumber);
+      ledger.duplicates += 1;
+      const payload = data.toString('base64');
+      ledger.copies.set(payload, (ledger.copies.get(payload) ?? 1) + 1);
+      const newest = ledger.newest.get(claimId);
+      if (newest?.eventId === record.eventID) newest.sequenceNumbers = [...copies];
+      return;
     }
-    return ledger;
+    this.#seen.set(record.eventID, [sequenceNumber]);
+    const micros = (JSON.parse(written.toString('utf8')) as DynamoDBKinesisRecord).dynamodb.ApproximateCreationDateTime;
+    this.precision?.count(claimId, micros, precisionOf(record));
+    addToLedger(ledger, record, claimId, data, sequenceNumber);
   }
 
   async close(): Promise<void> {}
@@ -278,16 +286,24 @@ export class DirectSource implements Source {
   readonly #clock = new MonotonicMicros();
   readonly #ledger = emptyLedger();
   #emitted = 0;
+  /** With `stack-kill`: the payloads on the stream, counted as the tail reads them. */
+  readonly #copies?: PayloadCopies;
 
   constructor(
     private readonly ref: StackRef,
     private readonly maxLag: number,
     private readonly lag: (emitted: number) => number,
+    /** The run's reader of the stream. */
+    private readonly tail: StreamTail,
     /** With `precision-switch`: the precision each record is written in. */
     private readonly precision?: PrecisionSwitch,
     /** With `stack-kill`: a put cut by a kill may land twice; the ledger then counts the copies on the stream. */
-    private readonly countCopies = false,
+    countCopies = false,
   ) {
+    if (countCopies) {
+      const copies = (this.#copies = new PayloadCopies());
+      tail.subscribe(({ data }) => copies.add(data));
+    }
     // The harness plays DynamoDB's streaming destination, which is not part of the stack: its queue outlives a kill
     // and puts to the restarted stream (a put cut by the kill is sent again, and may land twice).
     this.#outbox = new KinesisOutbox(ref.stack.clients.kinesis);
@@ -328,25 +344,37 @@ export class DirectSource implements Source {
   }
 
   async ledger(): Promise<Ledger> {
-    if (this.countCopies) {
-      const seen = new Map<string, number>();
-      for await (const { data } of readStream(await this.ref.ready())) {
-        const payload = data.toString('base64');
-        seen.set(payload, (seen.get(payload) ?? 0) + 1);
-      }
-      this.#ledger.copies.clear();
-      this.#ledger.duplicates = 0;
-      for (const [payload, n] of seen) {
-        if (n < 2) continue;
-        this.#ledger.copies.set(payload, n);
-        this.#ledger.duplicates += n - 1;
-      }
+    if (this.#copies) {
+      await this.tail.catchUp(await this.ref.ready());
+      this.#ledger.copies = this.#copies.repeated();
+      this.#ledger.duplicates = [...this.#ledger.copies.values()].reduce((sum, n) => sum + n - 1, 0);
     }
     return this.#ledger;
   }
 
   async close(): Promise<void> {
     await this.#outbox.close();
+  }
+}
+
+/**
+ * How many times each payload is on the stream, without keeping a million payloads: a digest each, and the payload
+ * itself only once it is seen a second time.
+ */
+class PayloadCopies {
+  readonly #counts = new Map<string, number>();
+  readonly #payloads = new Map<string, string>();
+
+  add(data: Buffer): void {
+    const digest = createHash('sha256').update(data).digest('base64');
+    const n = (this.#counts.get(digest) ?? 0) + 1;
+    this.#counts.set(digest, n);
+    if (n === 2) this.#payloads.set(digest, data.toString('base64'));
+  }
+
+  /** Payload (base64) → copies, for those on the stream more than once. */
+  repeated(): Map<string, number> {
+    return new Map([...this.#payloads].map(([digest, payload]) => [payload, this.#counts.get(digest) as number]));
   }
 }
 
@@ -370,24 +398,5 @@ export class PoisonInjector {
     const data = reply.data;
     this.sequenceNumbers.add(reply.SequenceNumber!);
     this.injected.push({ reason: POISON_KINDS[op.poison], payload: data.toString('base64'), what: `poison: ${op.poison}` });
-  }
-}
-
-/** Every record on the stream, shard by shard, from the beginning to what is there now. */
-export async function* readStream(stack: RunningStack): AsyncGenerator<{ shardId: string; sequenceNumber: string; partitionKey: string; data: Buffer }> {
-  const signal = new AbortController().signal;
-  for (const shardId of stack.resources.stream.shardIds) {
-    let { ShardIterator: iterator } = await stack.clients.kinesis.send(
-      new GetShardIteratorCommand({ StreamName: stack.resources.stream.name, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-    );
-    while (iterator) {
-      // The poller's reader (JSON to the stack's kinesalite): the harness reads the whole stream several times a run.
-      const reply = await stack.getRecords(iterator, 10_000, signal);
-      for (const record of reply.records) {
-        yield { shardId, sequenceNumber: record.sequenceNumber, partitionKey: record.partitionKey, data: Buffer.from(record.dataBase64, 'base64') };
-      }
-      if (reply.records.length === 0 && (reply.millisBehindLatest ?? 0) === 0) break;
-      iterator = reply.nextShardIterator;
-    }
   }
 }
