@@ -29,6 +29,51 @@ describe('schedule poller', () => {
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
   });
 
+  it('fires every interval start to start, as a rate rule does, not an interval after each run ends', async () => {
+    // Prepare: each run takes 400 ms of a 600 ms interval. Waiting the interval after each run would put its starts
+    // 1,000 ms apart; a rate rule puts them 600 ms apart.
+    const starts: number[] = [];
+    const poller = startSchedulePoller({
+      ...base,
+      intervalMs: 600,
+      handler: async () => {
+        starts.push(performance.now());
+        await sleep(400);
+      },
+    });
+    // Act
+    await waitUntil(() => starts.length >= 4, 'four scheduled runs', 10_000);
+    await poller.stop();
+    // Assess
+    const gaps = starts.slice(1, 4).map((start, i) => start - (starts[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(590);
+    expect(Math.max(...gaps)).toBeLessThan(900);
+  });
+
+  it('starts the next run as soon as a run longer than the interval ends, never two at once', async () => {
+    // Prepare
+    const spans: [number, number][] = [];
+    const poller = startSchedulePoller({
+      ...base,
+      intervalMs: 150,
+      handler: async () => {
+        const start = performance.now();
+        await sleep(300);
+        spans.push([start, performance.now()]);
+      },
+    });
+    // Act
+    await waitUntil(() => spans.length >= 3, 'three runs', 10_000);
+    await poller.stop();
+    // Assess: each starts after the one before ended, without waiting another interval (150 ms) first.
+    for (let i = 1; i < spans.length; i += 1) {
+      const [start] = spans[i] as [number, number];
+      const [, previousEnd] = spans[i - 1] as [number, number];
+      expect(start).toBeGreaterThanOrEqual(previousEnd);
+      expect(start - previousEnd).toBeLessThan(100);
+    }
+  });
+
   it('never overlaps invocations, even with many on-demand triggers during a run', async () => {
     // Prepare
     let inFlight = 0;

@@ -1,7 +1,9 @@
 /**
- * The EventBridge rate rule that drives the merge, locally: one loop that invokes the handler, waits the interval
- * after it finishes, and repeats. Being the only caller, it never runs two invocations at once; `trigger()` asks for
- * an extra run without breaking that rule.
+ * The EventBridge rate rule that drives the merge, locally: one loop that invokes the handler every interval, start to
+ * start, as a rate rule fires (it does not wait for the last invocation to end: waiting the whole interval after each
+ * run would add the merge's own duration to every row's delay). Being the only caller, it never runs two invocations
+ * at once: a run longer than the interval is followed at once by the next. `trigger()` asks for an extra run without
+ * breaking that rule.
  */
 import { randomUUID } from 'node:crypto';
 import type { ScheduledEvent } from 'aws-lambda';
@@ -79,10 +81,11 @@ export function startSchedulePoller<TResult>(options: SchedulePollerOptions<TRes
   const loop = (async () => {
     if (options.runImmediately === false) await sleep(options.intervalMs, AbortSignal.any([abort.signal, wake.signal]));
     while (!abort.signal.aborted) {
+      const started = performance.now();
       await runOnce();
       if (waiters.length === 0) {
         wake = new AbortController();
-        await sleep(options.intervalMs, AbortSignal.any([abort.signal, wake.signal]));
+        await sleep(Math.max(0, options.intervalMs - (performance.now() - started)), AbortSignal.any([abort.signal, wake.signal]));
       }
     }
     for (const w of waiters.splice(0)) w.reject(new Error('schedule stopped before the requested run'));
