@@ -2,15 +2,16 @@
  * Packages the four services the way a deployer does (`osls-compose package`: offline, no AWS credentials) and
  * asserts on what would be deployed: the CloudFormation templates osls generated and the function zips.
  *
- * Every expectation here reads the generated template, so each one fails when its serverless.yml (or
+ * Every expectation here reads the generated template or, for services resolved alone with other parameters, the
+ * configuration osls resolved (see `resolveAlone`), so each one fails when its serverless.yml (or
  * serverless.common.yml) regresses. Speed is not asserted (see `npm run bench`); packaging takes about a minute,
  * most of it installing and zipping snowflake-sdk for load and merge.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import yaml from 'js-yaml';
 import {
   allImports,
@@ -54,6 +55,8 @@ const FOURTEEN_DAYS = 14 * 24 * 3600;
 
 let compose: CommandRun;
 const packaged = {} as Record<ServiceName, PackagedService>;
+/** The services resolved alone (`resolveServicesAlone`), started beside the compose run and awaited by their tests. */
+let resolvingAlone: Promise<ResolvedAlone>;
 const scratch = mkdtempSync(join(tmpdir(), 'claims-cdc-artifacts-'));
 /**
  * The temporary directory of every osls run here (its TMPDIR). serverless-esbuild (1.57) stages each function's zip in
@@ -70,32 +73,22 @@ beforeAll(async () => {
   // Prepare: no template from an earlier run may stand in for this one.
   for (const service of SERVICES) rmSync(join(serviceDir(service), '.serverless'), { recursive: true, force: true });
 
-  // Act
+  // Act: the runs that only resolve go beside the compose run (`osls print` writes nothing into a service folder), in
+  // the time it waits on npm and the disk. Their failure is kept for their own tests (the catch only marks it handled).
+  resolvingAlone = resolveServicesAlone();
+  resolvingAlone.catch(() => undefined);
   compose = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls-compose'), ['package', '--stage', STAGE, '--verbose'], {
     cwd: REPO_ROOT,
     env: offlineEnv({ SNOWFLAKE_ACCOUNT, TMPDIR: toolTmp }),
   });
   if (compose.exitCode !== 0) throw new Error(`osls-compose package failed (exit ${compose.exitCode}):\n${compose.output.slice(-8000)}`);
-  for (const service of SERVICES) packaged[service] = withArtifactsCopied(readPackagedService(serviceDir(service)), join(scratch, 'compose', service));
+  // Nothing else here writes to `<service>/.serverless`, so the zips are read where the compose run left them.
+  for (const service of SERVICES) packaged[service] = readPackagedService(serviceDir(service));
 }, 15 * 60_000);
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------- helpers
-
-/**
- * The service with its zips copied out of `<service>/.serverless`: a later `osls package` of the same service (the
- * runs below) copies its own zips there, and the zip tests must read what the compose run shipped, whatever ran first.
- */
-function withArtifactsCopied(service: PackagedService, into: string): PackagedService {
-  mkdirSync(into, { recursive: true });
-  const functions = service.functions.map((f) => {
-    const artifact = join(into, basename(f.artifact));
-    copyFileSync(f.artifact, artifact);
-    return { ...f, artifact };
-  });
-  return { ...service, functions };
-}
 
 const template = (service: ServiceName): CfnTemplate => packaged[service].template;
 
@@ -565,56 +558,95 @@ describe('merge service', () => {
   });
 });
 
-// ---------------------------------------------------------------------------------------------- services packaged alone
+// ---------------------------------------------------------------------------------------------- services resolved alone
 
-/** `osls package` of one service into the scratch directory, with the given environment and `--param`s: its template. */
-const packageAlone = async (service: ServiceName, label: string, env: NodeJS.ProcessEnv, params: Record<string, string | number> = {}): Promise<CfnTemplate> => {
-  const out = join(scratch, label);
-  const args = ['package', '--stage', STAGE, '--package', out, ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`)];
+/** What `osls print` resolves for a service: its serverless.yml with every variable, `${file()}` and `${param:}` filled in. */
+interface ResolvedConfiguration {
+  readonly provider: { readonly environment?: Record<string, CfnValue> };
+  readonly functions: Record<string, { readonly environment?: Record<string, CfnValue> }>;
+  /** The `resources:` section, which osls merges into the generated template as it stands. */
+  readonly resources: CfnTemplate & { readonly Conditions?: Record<string, CfnValue> };
+}
+
+/**
+ * `osls print` of one service on its own, with the given environment and `--param`s: its resolved configuration.
+ *
+ * What these runs check is variable resolution: parameters reaching what they set, a service resolved with no secret in
+ * its environment. osls loads the plugins, resolves every variable and validates the configuration before any command
+ * runs, in `print` as in `package`, and fails the same way on a variable it cannot resolve offline (an `${env:}` with no
+ * default, an `${ssm:}`, an `${aws:}`). `print` leaves out only bundling, installing and zipping, which the compose run
+ * already does for every service: a package of merge alone installed and zipped snowflake-sdk again, the longest part of
+ * this file. That a resolved `resources:` entry or function environment is what lands in the template is what the
+ * compose run shows: the tests above and below read these same alarms, condition, output and variables, with their
+ * default values, from its generated templates.
+ */
+const resolveAlone = async (service: ServiceName, env: NodeJS.ProcessEnv, params: Record<string, string | number> = {}): Promise<ResolvedConfiguration> => {
+  const args = ['print', '--stage', STAGE, '--format', 'json', ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`)];
   const result = await run(join(REPO_ROOT, 'node_modules', '.bin', 'osls'), args, { cwd: serviceDir(service), env });
-  if (result.exitCode !== 0) throw new Error(`osls package ${service} (${label}) failed (exit ${result.exitCode}):\n${result.output.slice(-4000)}`);
-  return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
+  if (result.exitCode !== 0) throw new Error(`osls print ${service} failed (exit ${result.exitCode}):\n${result.output.slice(-4000)}`);
+  return JSON.parse(result.stdout) as ResolvedConfiguration;
 };
 
-describe('services packaged alone: with no secrets, and with parameters', () => {
-  const TOPIC = 'arn:aws:sns:us-east-1:123456789012:oncall';
-  let withoutSecrets: CfnTemplate;
-  let transformWithParams: CfnTemplate;
-  let ingestWithParams: CfnTemplate;
+/** A function's environment as osls compiles it into the template: the provider's, overridden by the function's own. */
+const resolvedEnvironment = (config: ResolvedConfiguration, key: string): Record<string, CfnValue> => {
+  const f = config.functions[key];
+  if (!f) throw new Error(`no function ${key} in the resolved configuration`);
+  return { ...config.provider.environment, ...f.environment };
+};
+
+const ALARM_TOPIC = 'arn:aws:sns:us-east-1:123456789012:oncall';
+
+/** merge resolved with no secret, transform and ingest with alarm parameters. */
+interface ResolvedAlone {
+  readonly withoutSecrets: ResolvedConfiguration;
+  readonly transformWithParams: ResolvedConfiguration;
+  readonly ingestWithParams: ResolvedConfiguration;
+}
+
+/** The three `osls print` runs; they may overlap one another and the compose run. */
+const resolveServicesAlone = async (): Promise<ResolvedAlone> => {
+  // Prepare: the environment of a CI job before it has any secret (no SNOWFLAKE_*, and offlineEnv drops AWS_*).
+  const noSecrets = offlineEnv({ TMPDIR: toolTmp });
+  for (const name of Object.keys(noSecrets)) if (name.startsWith('SNOWFLAKE_')) delete noSecrets[name];
+  // Act
+  const [withoutSecrets, transformWithParams, ingestWithParams] = await Promise.all([
+    resolveAlone('merge', noSecrets),
+    resolveAlone('transform', offlineEnv({ TMPDIR: toolTmp }), { alarmTransformIteratorAgeMs: 12345, alarmTransformErrorRatePercent: 7, alarmPeriodSeconds: 300, alarmEvaluationPeriods: 4 }),
+    resolveAlone('ingest', offlineEnv({ TMPDIR: toolTmp }), { alarmTopicArn: ALARM_TOPIC }),
+  ]);
+  return { withoutSecrets, transformWithParams, ingestWithParams };
+};
+
+describe('services resolved alone: with no secrets, and with parameters', () => {
+  let withoutSecrets: ResolvedConfiguration;
+  let transformWithParams: ResolvedConfiguration;
+  let ingestWithParams: ResolvedConfiguration;
 
   beforeAll(async () => {
-    // Prepare: the environment of a CI job before it has any secret (no SNOWFLAKE_*, and offlineEnv drops AWS_*).
-    const noSecrets = offlineEnv({ TMPDIR: toolTmp });
-    for (const name of Object.keys(noSecrets)) if (name.startsWith('SNOWFLAKE_')) delete noSecrets[name];
-    // Act: after the compose run, never beside it (a service's runs share its esbuild folder). The three services have
-    // a folder each, so their runs may overlap: much of a run waits on npm and the disk rather than the CPU.
-    [withoutSecrets, transformWithParams, ingestWithParams] = await Promise.all([
-      packageAlone('merge', 'merge-without-secrets', noSecrets),
-      packageAlone('transform', 'transform-with-params', offlineEnv({ TMPDIR: toolTmp }), { alarmTransformIteratorAgeMs: 12345, alarmTransformErrorRatePercent: 7, alarmPeriodSeconds: 300, alarmEvaluationPeriods: 4 }),
-      packageAlone('ingest', 'ingest-with-params', offlineEnv({ TMPDIR: toolTmp }), { alarmTopicArn: TOPIC }),
-    ]);
-  }, 10 * 60_000);
+    ({ withoutSecrets, transformWithParams, ingestWithParams } = await resolvingAlone);
+  }, 5 * 60_000);
 
-  it('packages a Snowflake service alone with no SNOWFLAKE_* variable and no AWS credentials; the account is left empty', () => {
+  it('resolves a Snowflake service alone with no SNOWFLAKE_* variable and no AWS credentials; the account is left empty', () => {
     // Prepare
-    const functions = resourcesOfType(withoutSecrets, 'AWS::Lambda::Function').map(([, r]) => r);
-    const warehouseFunctions = functions.filter((r) => EXPECTED.merge.warehouse.some((key) => r.Properties?.FunctionName === `claims-cdc-merge-${STAGE}-${key}`));
-    // Assess: the run succeeded (packageAlone throws otherwise), and left the account empty in every warehouse function.
-    expect(warehouseFunctions).toHaveLength(EXPECTED.merge.warehouse.length);
-    for (const f of warehouseFunctions) expect((f.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.SNOWFLAKE_ACCOUNT).toBe('');
+    const warehouseFunctions = EXPECTED.merge.warehouse.map((key) => ({ key, environment: resolvedEnvironment(withoutSecrets, key) }));
+    // Assess: the run succeeded (resolveAlone throws otherwise), and left the account empty in every warehouse function.
+    expect(Object.keys(withoutSecrets.functions).sort()).toEqual([...EXPECTED.merge.functions].sort());
+    for (const { key, environment } of warehouseFunctions) expect({ key, account: environment.SNOWFLAKE_ACCOUNT }).toEqual({ key, account: '' });
   });
 
-  it('uses the given topic and thresholds when the parameters are passed (transform and ingest packaged alone)', () => {
+  it('uses the given topic and thresholds when the parameters are passed (transform and ingest resolved alone)', () => {
     // Prepare
-    const transform = alarmsOf(transformWithParams);
-    const ingest = ingestWithParams;
+    const transform = alarmsOf(transformWithParams.resources);
+    const ingest = ingestWithParams.resources;
     const props = (id: string) => transform[id]?.Properties ?? {};
+    const errorRatePeriods = (props('TransformErrorRateAlarm').Metrics as Array<{ MetricStat?: { Period: CfnValue } }>).flatMap((m) => (m.MetricStat ? [Number(m.MetricStat.Period)] : []));
     // Assess
     expect([Number(props('TransformIteratorAgeAlarm').Threshold), Number(props('TransformIteratorAgeAlarm').Period), Number(props('TransformIteratorAgeAlarm').EvaluationPeriods)]).toEqual([12345, 300, 4]);
     expect([Number(props('TransformErrorRateAlarm').Threshold), Number(props('TransformErrorRateAlarm').EvaluationPeriods)]).toEqual([7, 4]);
+    expect(errorRatePeriods).toEqual([300, 300]);
     expect([Number(props('QuarantineNotEmptyAlarm').Threshold), Number(props('QuarantineNotEmptyAlarm').EvaluationPeriods)]).toEqual([0, 1]);
-    expect((ingest as unknown as { Conditions: Record<string, CfnValue> }).Conditions.CreateAlarmTopic).toEqual({ 'Fn::Equals': [TOPIC, ''] });
-    expect((ingest.Outputs?.AlarmTopicArn as { Value: CfnValue }).Value).toEqual({ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, TOPIC] });
+    expect(ingest.Conditions?.CreateAlarmTopic).toEqual({ 'Fn::Equals': [ALARM_TOPIC, ''] });
+    expect((ingest.Outputs?.AlarmTopicArn as { Value: CfnValue }).Value).toEqual({ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ALARM_TOPIC] });
   });
 });
 

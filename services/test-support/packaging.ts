@@ -9,7 +9,10 @@ export const REPO_ROOT = join(__dirname, '..', '..');
 /** What one command printed and how it ended. */
 export interface CommandRun {
   readonly exitCode: number | null;
+  /** stdout and stderr, interleaved as they arrived. */
   readonly output: string;
+  /** stdout alone: what a command such as `osls print` writes as its result, without its log lines. */
+  readonly stdout: string;
   readonly durationMs: number;
 }
 
@@ -37,10 +40,15 @@ export const run = (command: string, args: readonly string[], options: { cwd: st
     const started = Date.now();
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // Whole buffers, decoded once: a chunk may end inside a multi-byte character.
+    const stdout: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      stdout.push(chunk);
+    });
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (exitCode) => resolve({ exitCode, output, durationMs: Date.now() - started }));
+    child.on('close', (exitCode) => resolve({ exitCode, output, stdout: Buffer.concat(stdout).toString('utf8'), durationMs: Date.now() - started }));
   });
 
 /** A function as osls packaged it. */
