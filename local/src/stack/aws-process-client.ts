@@ -14,6 +14,7 @@
  * this module is part of a bundle (the bundler emits the entry beside the bundle).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { childEntry } from './child-entry';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { AWS_PROCESS_OPTIONS_ENV, type AwsProcessCommand, type AwsProcessEvent, type AwsProcessOptions } from './aws-process-protocol';
@@ -57,10 +58,21 @@ export interface StartAwsProcessOptions {
 /** Set to a directory to have the AWS process write a CPU profile there when it exits (`node --cpu-prof`). */
 export const AWS_PROCESS_PROFILE_ENV = 'CLAIMS_CDC_AWS_PROCESS_PROFILE_DIR';
 
+/**
+ * Tests: set to local/dist's compiled copy of this directory to have a stack running from the TypeScript sources (in
+ * jest, or under tsx) fork the AWS process from there with plain node instead of compiling aws-process.ts under tsx at
+ * every start (it loads no handler module, so nothing of the caller's sources is needed in it). Unset, as users run
+ * it: the entry beside this module.
+ */
+export const AWS_PROCESS_COMPILED_DIR_ENV = 'CLAIMS_CDC_AWS_PROCESS_COMPILED_DIR';
+
 /** The entry file and the Node flags it needs, from source or from a bundle. */
 export function awsProcessEntry(dir: string = __dirname): { file: string; execArgv: string[] } {
   const profileDir = process.env[AWS_PROCESS_PROFILE_ENV];
-  return childEntry('aws-process', profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [], dir);
+  const extraArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const compiledDir = process.env[AWS_PROCESS_COMPILED_DIR_ENV];
+  if (compiledDir) return { file: path.join(compiledDir, 'aws-process.js'), execArgv: extraArgv };
+  return childEntry('aws-process', extraArgv, dir);
 }
 
 /** One child: started, answering commands, exited. */

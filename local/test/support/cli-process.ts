@@ -3,17 +3,17 @@
  * test. A stack needs its own process (handler modules keep the environment of the first stack they were imported
  * for), so `up` and `demo` are always tested this way.
  *
- * Children run `node --import tsx main.ts` (no tsx wrapper process in between) in their own process group, so a
- * cleanup can kill the CLI and everything it started (the SQS emulator's process) at once.
+ * Children run the compiled CLI in local/dist with plain node while it is current, else `node --import tsx main.ts`
+ * (see node-entry.ts; no wrapper process in between either way), in their own process group, so a cleanup can kill
+ * the CLI and everything it started (the SQS emulator's process) at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { nodeArgs, REPO_ROOT } from './node-entry';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export { REPO_ROOT };
 const MAIN = path.join(REPO_ROOT, 'local', 'src', 'cli', 'main.ts');
-const LOADER = pathToFileURL(require.resolve('tsx')).href;
 
 const live = new Set<ChildProcess>();
 
@@ -44,7 +44,7 @@ export interface CliProcess {
 
 /** Starts `claims-cdc ARGS` in a child process. */
 export function startCli(args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, ['--import', LOADER, MAIN, ...args], {
+  const child = spawn(process.execPath, nodeArgs(MAIN, args), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
