@@ -80,7 +80,7 @@ describe('backfill while the application writes the same items', () => {
     // Act: the backfill, small pages in 4 segments within a small read budget (so it lasts), while the writer works on
     // the same claims.
     const writer = startWriter(client, claimIds, 43);
-    const backfill = await stack.cli('backfill', '--segments', '4', '--page-size', '40', '--max-rcu', '5', '--json');
+    const backfill = await stack.cli('backfill', '--segments', '4', '--page-size', '40', '--max-rcu', '15', '--json');
     const { removed, writes } = await writer.stop();
     client.destroy();
     const verify = await stack.cli('verify', '--json', '--settle', '60');
