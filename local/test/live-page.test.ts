@@ -4,6 +4,7 @@
  * and rates and freshness follow from the statuses sampled.
  */
 import type { PipelineStatus } from '../src/inspect/pipeline-status';
+import { waitUntil } from './support/wait';
 import { PipelineSampler, quarantineByReason, ratesBetween, startLivePageServer, tokenMatches, windowFreshness, type LivePageServer, type MergeRun } from '../src/live-page';
 import type { QuarantineEntry } from '../src/quarantine';
 
@@ -204,6 +205,20 @@ describe('the live page data', () => {
       { t: 1_100, events: 4, freshness: { p50Ms: 300, p99Ms: 500, maxMs: 510 }, estimated: false },
       { t: 1_500, events: 5, freshness: { p50Ms: 1_500, p99Ms: 1_500, maxMs: 1_500 }, estimated: true },
     ]);
+  });
+
+  it('counts a merge that ended since the probe timer last read, when freshness is asked', async () => {
+    // Prepare: a started sampler has read the merge's counters once.
+    let merge = { invocations: 0, lastResult: undefined as unknown };
+    const sampler = new PipelineSampler(async () => statusAt(Date.now()), { mergeProbe: () => merge, everyMs: 60_000 });
+    sampler.start();
+    await waitUntil(() => sampler.latest(), 'the first status');
+    // Act: a merge ends, and freshness is asked at once (before the next 100 ms read).
+    merge = { invocations: 1, lastResult: { events: 3, freshness: { p50Ms: 200, p99Ms: 400, maxMs: 410 } } };
+    const freshness = sampler.freshness();
+    await sampler.stop();
+    // Assess
+    expect(freshness).toEqual({ p50Ms: 200, p99Ms: 400, maxMs: 410, runs: 1, events: 3, estimated: false });
   });
 
   it('keeps only the window it is given', () => {

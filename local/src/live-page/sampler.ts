@@ -89,7 +89,10 @@ export class PipelineSampler {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#tick();
-    if (this.#probe) this.#probeTimer = setInterval(() => this.probeMerge(), MERGE_PROBE_MS);
+    if (!this.#probe) return;
+    // The counters now are the baseline: a run that ends from here on is a run the sampler saw end.
+    this.probeMerge();
+    this.#probeTimer = setInterval(() => this.probeMerge(), MERGE_PROBE_MS);
   }
 
   /** Stops sampling; resolves when a status being taken is done. */
@@ -157,8 +160,12 @@ export class PipelineSampler {
     return this.#runs;
   }
 
-  /** Freshness of the merges in the last `windowMs` before the latest status (null when none merged anything). */
+  /**
+   * Freshness of the merges in the last `windowMs` before the latest status (null when none merged anything). The
+   * merge's counters are read first: a run that ended since the probe timer's last read (up to 100 ms ago) counts.
+   */
   freshness(windowMs = 60_000): WindowFreshness | null {
+    if (!this.#stopped) this.probeMerge();
     const now = this.latest()?.takenAt ?? 0;
     return windowFreshness(this.#runs.filter((run) => run.t > now - windowMs));
   }
