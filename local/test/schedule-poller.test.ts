@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import type { ScheduledEvent } from 'aws-lambda';
-import { startSchedulePoller, type ScheduledHandler } from '../src/stack/schedule-poller';
+import { pauseAfter, startSchedulePoller, type ScheduledHandler } from '../src/stack/schedule-poller';
 import { waitUntil } from './support/wait';
 
 const base = {
@@ -30,15 +30,15 @@ describe('schedule poller', () => {
   });
 
   it('fires every interval start to start, as a rate rule does, not an interval after each run ends', async () => {
-    // Prepare: each run takes 400 ms of a 600 ms interval. Waiting the interval after each run would put its starts
-    // 1,000 ms apart; a rate rule puts them 600 ms apart.
+    // Prepare: each run takes 200 ms of a 600 ms interval. Waiting the interval after each run would put its starts
+    // 800 ms apart; a rate rule puts them 600 ms apart.
     const starts: number[] = [];
     const poller = startSchedulePoller({
       ...base,
       intervalMs: 600,
       handler: async () => {
         starts.push(performance.now());
-        await sleep(400);
+        await sleep(200);
       },
     });
     // Act
@@ -47,31 +47,40 @@ describe('schedule poller', () => {
     // Assess
     const gaps = starts.slice(1, 4).map((start, i) => start - (starts[i] as number));
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(590);
-    expect(Math.max(...gaps)).toBeLessThan(900);
+    expect(Math.max(...gaps)).toBeLessThan(760);
   });
 
-  it('starts the next run as soon as a run longer than the interval ends, never two at once', async () => {
-    // Prepare
+  it('pauses as long as a run that took more than half the interval, so runs fill at most half the time', async () => {
+    // Prepare: runs of 600 ms on a 1,000 ms interval. Start to start would pause 400 ms; the old wait 1,000 ms.
     const spans: [number, number][] = [];
     const poller = startSchedulePoller({
       ...base,
-      intervalMs: 150,
+      intervalMs: 1_000,
       handler: async () => {
         const start = performance.now();
-        await sleep(300);
+        await sleep(600);
         spans.push([start, performance.now()]);
       },
     });
     // Act
-    await waitUntil(() => spans.length >= 3, 'three runs', 10_000);
+    await waitUntil(() => spans.length >= 3, 'three runs', 15_000);
     await poller.stop();
-    // Assess: each starts after the one before ended, without waiting another interval (150 ms) first.
-    for (let i = 1; i < spans.length; i += 1) {
-      const [start] = spans[i] as [number, number];
-      const [, previousEnd] = spans[i - 1] as [number, number];
-      expect(start).toBeGreaterThanOrEqual(previousEnd);
-      expect(start - previousEnd).toBeLessThan(100);
-    }
+    // Assess
+    const pauses = spans.slice(1, 3).map(([start], i) => start - (spans[i] as [number, number])[1]);
+    expect(Math.min(...pauses)).toBeGreaterThanOrEqual(590);
+    expect(Math.max(...pauses)).toBeLessThan(900);
+  });
+
+  it.each([
+    // [run took, interval, pause]
+    [100, 1_000, 900],
+    [500, 1_000, 500],
+    [700, 1_000, 700],
+    [2_500, 1_000, 1_000],
+    [0, 1_000, 1_000],
+  ])('after a run of %i ms on a %i ms interval, pauses %i ms', (took, interval, pause) => {
+    // Act / Assess
+    expect(pauseAfter(took, interval)).toBe(pause);
   });
 
   it('never overlaps invocations, even with many on-demand triggers during a run', async () => {
