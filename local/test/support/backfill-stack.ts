@@ -21,8 +21,17 @@ export interface CliResult {
 
 /** One stack for one test file. */
 export class BackfillStack {
-  readonly stateDir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-backfill-'));
+  #stateDir: string | undefined;
   up: CliProcess | undefined;
+
+  /**
+   * The stack's state directory, made at first use: a file whose tests are all filtered out (`-t`) never runs its
+   * afterAll, so a directory made when the file is read would be left behind.
+   */
+  get stateDir(): string {
+    this.#stateDir ??= mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-backfill-'));
+    return this.#stateDir;
+  }
 
   /** Starts (or restarts) `up` on the state directory. */
   async start(): Promise<void> {
@@ -62,6 +71,6 @@ export class BackfillStack {
 
   cleanup(): void {
     killAllCliProcesses();
-    rmSync(this.stateDir, { recursive: true, force: true });
+    if (this.#stateDir !== undefined) rmSync(this.#stateDir, { recursive: true, force: true });
   }
 }
