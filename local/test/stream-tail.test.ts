@@ -102,6 +102,35 @@ describe('StreamTail', () => {
     expect(() => tail.subscribe(() => undefined)).toThrow(LateSubscriberError);
   });
 
+  it('keeps in the acknowledgement probe what a read cut part-way had read (a kill during the probe)', async () => {
+    // Prepare: records on both shards; the first probe's read fails on the second shard, after reading the first.
+    const { stream, put } = await twoShardStream();
+    const ids = await putAll(put, texts('g', 20));
+    const [firstShard, secondShard] = stream.resources.stream.shardIds as [string, string];
+    let failOnce = true;
+    const cut: TailedStream = {
+      ...stream,
+      getRecords: async (iterator, limit, signal) => {
+        const reply = await stream.getRecords(iterator, limit, signal);
+        if (failOnce && reply.records.some((r) => ids.includes(recordId(secondShard, r.sequenceNumber)))) {
+          failOnce = false;
+          throw new Error('connection reset (the stack was killed)');
+        }
+        return reply;
+      },
+    };
+    // Only the second shard's records are acknowledged.
+    const acked = new Set(ids.filter((id) => id.startsWith(`${secondShard}:`)));
+    const probe = acknowledgedProbe(new StreamTail(), acked);
+    // Act
+    const first = probe(cut);
+    await expect(first).rejects.toThrow('connection reset');
+    const second = await probe(cut);
+    // Assess: the first shard's records, read by the cut call, are still open.
+    expect(ids.some((id) => id.startsWith(`${firstShard}:`))).toBe(true);
+    expect(second).toBe(false);
+  });
+
   it('answers "every record acknowledged" from the records on the stream', async () => {
     // Prepare
     const { stream, put } = await twoShardStream();

@@ -34,6 +34,8 @@ export class LateSubscriberError extends Error {
 export class StreamTail {
   /** The id of every record read so far. */
   readonly ids = new Set<string>();
+  /** The same ids in the order they were read, so a reader can go on from where it was (see acknowledgedProbe). */
+  readonly #order: string[] = [];
   readonly #after = new Map<string, string>();
   readonly #visitors: ((record: TailRecord) => void)[] = [];
   #reading: Promise<unknown> = Promise.resolve();
@@ -65,6 +67,7 @@ export class StreamTail {
         for (const { sequenceNumber, partitionKey, dataBase64 } of reply.records) {
           const id = recordId(shardId, sequenceNumber);
           this.ids.add(id);
+          this.#order.push(id);
           this.#after.set(shardId, sequenceNumber);
           added.push(id);
           const record = { shardId, sequenceNumber, partitionKey, data: Buffer.from(dataBase64, 'base64') };
@@ -75,6 +78,11 @@ export class StreamTail {
       }
     }
     return added;
+  }
+
+  /** The ids read from position `from` on (positions count every record read, whichever call read it). */
+  idsFrom(from: number): string[] {
+    return this.#order.slice(from);
   }
 
   async #iterator(stack: TailedStream, shardId: string): Promise<string | undefined> {
@@ -96,8 +104,16 @@ export class StreamTail {
  */
 export function acknowledgedProbe(tail: StreamTail, acked: ReadonlySet<string>): (stack: TailedStream) => Promise<boolean> {
   const open = new Set<string>();
+  let seen = 0;
   return async (stack) => {
-    for (const id of await tail.catchUp(stack)) open.add(id);
+    try {
+      await tail.catchUp(stack);
+    } finally {
+      // Also after a read a kill cut: what it read before the cut is on the stream, and must be acknowledged too.
+      const fresh = tail.idsFrom(seen);
+      seen += fresh.length;
+      for (const id of fresh) open.add(id);
+    }
     for (const id of open) if (acked.has(id)) open.delete(id);
     return open.size === 0;
   };
