@@ -7,6 +7,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import http from 'node:http';
+import { LOCAL_CREDENTIALS } from './local-credentials';
 
 /** Endpoints of the three services the pipeline uses. */
 export interface AwsEndpoints {
@@ -15,8 +16,7 @@ export interface AwsEndpoints {
   sqs: string;
 }
 
-/** Dummy credentials the emulators accept (they check a signature is present, not what signed it). */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+export { LOCAL_CREDENTIALS } from './local-credentials';
 
 /** The variables the AWS SDK v3 reads for per-service endpoints, region and credentials. */
 export function awsEnvironment(endpoints: Partial<AwsEndpoints>, region: string, withDummyCredentials: boolean): Record<string, string> {

@@ -18,7 +18,8 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { buildWireChangeRecord } from '@claims-cdc/shared';
+// The module, not the package index: the capture's process loads no more of the core than the record format.
+import { buildWireChangeRecord } from '@claims-cdc/shared/domain/change-record';
 import { listenOnLoopback } from './listen';
 import { DynamoWire, itemSizeBytes, keyOf, postRaw, sameItem, type WireItem } from './dynamodb-wire';
 import { CaptureJournal, type JournaledRecord } from './capture-journal';

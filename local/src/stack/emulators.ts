@@ -10,8 +10,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import dynalite from 'dynalite';
-import kinesalite from 'kinesalite';
 import { listenOnLoopback } from './listen';
 import { startHttp2Bridge } from './kinesis-http2-bridge';
 import { PERSISTED, privateTree } from './persistence';
@@ -162,6 +160,8 @@ function storeOf(options: EmulatorOptions, name: string): { path?: string } {
 /** dynalite (DynamoDB) in this process, on `<dataDir>/dynamodb` when a data directory is given. */
 export async function startDynalite(options: EmulatorOptions & { port?: number } = {}): Promise<LevelDbServer & { endpoint: string }> {
   const store = storeOf(options, PERSISTED.dynamodb);
+  // Loaded here, not at the top: the stack's own process and the `stream` process never run dynalite.
+  const { default: dynalite } = await import('dynalite');
   const server = await serveLevelDb(dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...store }), store.path, options.port);
   return { ...server, endpoint: `http://127.0.0.1:${server.port}` };
 }
@@ -171,6 +171,8 @@ export async function startKinesalite(
   options: EmulatorOptions & { ports?: Pick<LevelDbEmulatorPorts, 'kinesis' | 'kinesisHttp2'> } = {},
 ): Promise<LevelDbServer & { endpoints: { kinesis: string; kinesisHttp1: string } }> {
   const store = storeOf(options, PERSISTED.kinesis);
+  // Loaded here, not at the top: the stack's own process and the `dynamodb` process never run kinesalite.
+  const { default: kinesalite } = await import('kinesalite');
   const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: options.shardLimit ?? 64, ...store });
   const server = await serveLevelDb(kinesis, store.path, options.ports?.kinesis);
   let bridge: Awaited<ReturnType<typeof startHttp2Bridge>>;
