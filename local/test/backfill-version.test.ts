@@ -5,9 +5,9 @@
  */
 import { type Claim, type ClaimRow, decide, versionKey } from '@claims-cdc/shared';
 import { DEFAULT_SKEW_MARGIN_MS, SNAPSHOT_EVENT_NAME, snapshotDeleteRow, snapshotEventId, snapshotRow, snapshotVersion } from '@claims-cdc/shared/domain/snapshot';
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { TABLES } from '@claims-cdc/shared/warehouse/tables';
 import { claims, row, TABLE_NAME, wire, withStatus } from '@claims-cdc/shared/test-support/factories';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const [claim] = claims(1, 31) as [Claim];
 /** The page request time (ms) and the margin. */
@@ -32,7 +32,7 @@ const cases: ReadonlyArray<{ name: string; micros: number; winner: Winner }> = [
 
 /** Loads rows one load at a time, merging after each, and returns the destination's status and eventName. */
 async function mergeInOrder(loads: readonly ClaimRow[]): Promise<Array<Record<string, unknown>>> {
-  const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+  const warehouse = await openTestWarehouse({ path: ':memory:' });
   try {
     await warehouse.init();
     for (const r of loads) {

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { type Claim, itemJson, TABLES } from '@claims-cdc/shared';
 import { marshallImage } from '@claims-cdc/shared/test-support/change-records';
 import { phiFinder, phiValues } from '@claims-cdc/shared/test-support/phi';
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { canonicalJson } from '../src/chaos/exact-json';
 import type { ChaosReport } from '../src/chaos/run';
 import { FAULTS } from '../src/chaos/options';
 import { phiSources, UNTRACKED_SHARE, Workload } from '../src/chaos/workload';
 import { killAllTsChildren, REPO_ROOT, startTsChild, type TsChild } from './support/ts-child';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const CLI = path.join(REPO_ROOT, 'local', 'src', 'chaos', 'cli.ts');
 const RUN = { events: 300, claims: 40, seed: 7 };
@@ -90,7 +90,7 @@ describe('npm run chaos, small, every fault on, all logging captured', () => {
     const eventsOf = (kind: string) => ops.filter((op) => op.kind === kind).length;
     // A MODIFY that makes an item too large for a queue message is quarantined; every other change reaches history.
     const oversized = ops.filter((op) => op.kind === 'MODIFY' && op.oversized).length;
-    const warehouse = await DuckDbWarehouse.open({ path: path.join(stateDir, 'warehouse.duckdb') });
+    const warehouse = await openTestWarehouse({ path: path.join(stateDir, 'warehouse.duckdb') });
     let destination: Record<string, unknown>[];
     let tombstones: Record<string, unknown>[];
     let history: Record<string, unknown>[];
@@ -169,7 +169,7 @@ describe('npm run chaos, small, every fault on, all logging captured', () => {
     // Prepare: the run's warehouse, closed by the harness when it exited.
     const { claims } = phiSources(RUN.seed, RUN.claims);
     const find = phiFinder(phiValues(claims));
-    const warehouse = await DuckDbWarehouse.open({ path: path.join(stateDir, 'warehouse.duckdb') });
+    const warehouse = await openTestWarehouse({ path: path.join(stateDir, 'warehouse.duckdb') });
     try {
       // Act
       const rows = await warehouse.query(`SELECT rawImage FROM ${TABLES.history}`);

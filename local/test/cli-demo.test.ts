@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateClaims, TABLES } from '@claims-cdc/shared';
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { killAllCliProcesses, runCli } from './support/cli-process';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 /**
  * The quickstart's verification queries ("Change Data Capture (CDC) In Action"), copied from the quickstart
@@ -41,7 +41,7 @@ const checkLines = (stdout: string) => stdout.split('\n').filter((line) => /^[âœ
 
 /** The rows of each query, run on the warehouse file a finished demo left in `stateDir` (read directly, not through the demo's checks). */
 const readWarehouse = async (stateDir: string, queries: Record<string, string>): Promise<Record<string, Record<string, unknown>[]>> => {
-  const warehouse = await DuckDbWarehouse.open({ path: path.join(stateDir, 'warehouse.duckdb') });
+  const warehouse = await openTestWarehouse({ path: path.join(stateDir, 'warehouse.duckdb') });
   try {
     const out: Record<string, Record<string, unknown>[]> = {};
     for (const [name, sql] of Object.entries(queries)) out[name] = await warehouse.query(sql);

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Claim } from '@claims-cdc/shared';
 import { changeRecord, claims, kinesisEvent, withStatus } from '@claims-cdc/shared/test-support/factories';
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { run } from '../src/cli/main';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const T = 1_732_000_000_000_000;
 const capture = () => {
@@ -25,7 +25,7 @@ const write = (name: string, lines: readonly unknown[]): string => {
   return file;
 };
 const destination = async (db: string): Promise<Array<Record<string, unknown>>> => {
-  const warehouse = await DuckDbWarehouse.open({ path: db });
+  const warehouse = await openTestWarehouse({ path: db });
   try {
     return await warehouse.query('SELECT claimId, claimStatus, rawImage FROM openflow_insclaim_dest_tbl ORDER BY claimId');
   } finally {

@@ -16,6 +16,7 @@ import { QueryRefusedError, ReadOnlyQueries } from '../src/inspect/read-only-sql
 import { callStackControl, readStackInfo, StackControlError } from '../src/stack/stack-client';
 import { killAllCliProcesses, startCli, type CliProcess } from './support/cli-process';
 import { waitUntil } from './support/wait';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const capture = () => {
   const out: string[] = [];
@@ -70,7 +71,7 @@ describe('claims-cdc sql --db FILE', () => {
   };
 
   beforeAll(async () => {
-    const warehouse = await DuckDbWarehouse.open({ path: file });
+    const warehouse = await openTestWarehouse({ path: file });
     await warehouse.init();
     await warehouse.query(`INSERT INTO ${TABLES.destination} (claimId, patientFirstName, patientEmail) VALUES ('CLM-00000001', '${names[0]}', '${names[1]}')`);
     await warehouse.close();
@@ -129,7 +130,7 @@ describe('the read-only check the stack applies (against an empty twin of its ta
   let readOnly: ReadOnlyQueries;
 
   beforeAll(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     readOnly = new ReadOnlyQueries(warehouse);
   });

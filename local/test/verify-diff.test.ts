@@ -8,6 +8,7 @@ import { claims, row, TABLE_NAME } from '@claims-cdc/shared/test-support/factori
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { canonical, COMPARED_COLUMNS, destinationQuery, diffRows } from '../src/inspect/verify-diff';
 import { describeVerify } from '../src/inspect/verify-format';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const T = 1_732_000_000_000_000;
 
@@ -24,7 +25,7 @@ describe('verify: DynamoDB items against destination rows', () => {
   const items = five.map((c) => item(c));
 
   beforeEach(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.stage(five.map((claim, i) => row({ eventName: 'INSERT', claim, micros: T + i })));
     await warehouse.merge();

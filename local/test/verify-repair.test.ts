@@ -7,13 +7,13 @@
 import path from 'node:path';
 import { PutItemCommand, DeleteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { TABLES } from '@claims-cdc/shared/warehouse/tables';
 import { claims } from '@claims-cdc/shared/test-support/factories';
 import type { VerifyResult } from '../src/inspect/verify';
 import type { RepairResult } from '../src/inspect/verify-repair';
 import { BackfillStack } from './support/backfill-stack';
 import { waitUntil } from './support/wait';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 jest.setTimeout(600_000);
 
@@ -46,7 +46,7 @@ describe('verify --repair', () => {
     // ... then the destination edited behind the pipeline's back, the stack stopped (DuckDB has one writer).
     const [gone, changed, template] = claimIds as [string, string, string];
     await stack.stop();
-    const warehouse = await DuckDbWarehouse.open({ path: path.join(stack.stateDir, 'warehouse.duckdb') });
+    const warehouse = await openTestWarehouse({ path: path.join(stack.stateDir, 'warehouse.duckdb') });
     await warehouse.query(`DELETE FROM ${TABLES.destination} WHERE claimId = '${gone}'`);
     await warehouse.query(`UPDATE ${TABLES.destination} SET claimStatus = 'Paid', totalCharge = totalCharge + 1 WHERE claimId = '${changed}'`);
     await warehouse.query(`INSERT INTO ${TABLES.destination} SELECT * REPLACE ('${EXTRA}' AS claimId) FROM ${TABLES.destination} WHERE claimId = '${template}'`);

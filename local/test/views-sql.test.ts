@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Claim } from '@claims-cdc/shared/domain/claim';
-import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { VIEWS } from '@claims-cdc/shared/warehouse/views';
 import { changeRecord, claims, row, withStatus } from '@claims-cdc/shared/test-support/factories';
 import { run } from '../src/cli/main';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'claims-cdc-views-'));
 const file = path.join(dir, 'warehouse.duckdb');
@@ -25,7 +25,7 @@ const sql = async (query: string, db = file) => {
 };
 
 beforeAll(async () => {
-  const warehouse = await DuckDbWarehouse.open({ path: file });
+  const warehouse = await openTestWarehouse({ path: file });
   await warehouse.init();
   await warehouse.stage([
     row({ eventName: 'INSERT', claim: withStatus(claim, 'In Review'), micros: T, eventId: 'v1' }),

@@ -5,6 +5,7 @@ import type { ClaimRow } from '../src/domain/columns';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
 import { claims, expectedDestination, MergeOracle, type Op, row, withStatus } from '../test-support/factories';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const POOL = claims(4, 99);
 const T = 1_732_000_000_000_000;
@@ -42,7 +43,7 @@ const deliveries = (n: number) =>
 describe.each(['table', 'cte'] as const)('merge converges under any delivery (property, %s shape)', (shape) => {
   let warehouse: DuckDbWarehouse;
   beforeAll(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:', mergeShape: shape });
+    warehouse = await openTestWarehouse({ path: ':memory:', mergeShape: shape });
     await warehouse.init();
   });
   afterAll(() => warehouse.close());

@@ -1,6 +1,6 @@
 import { DIALECTS } from '../src/warehouse/dialect';
-import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { freshnessFrom, statusFrom, toJsonValue } from '../src/warehouse/merge-run';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const RUN = '11111111-2222-3333-4444-555555555555';
 
@@ -20,7 +20,7 @@ describe('the merge skeleton\'s value conversion (one toJsonValue for both adapt
 
   it('DuckDB hands a LIST back as JSON text, not "[object Object]" or "1,2"', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     // Act
     const rows = await warehouse.query('SELECT [1, 2]::BIGINT[] AS l, {\'k\': 3}::STRUCT(k INTEGER) AS s');
     // Assess

@@ -2,6 +2,7 @@ import type { Claim } from '../src/domain/claim';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
 import { claims, type Op, row, withStatus } from '../test-support/factories';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const [a, b, c] = claims(3, 11) as [Claim, Claim, Claim];
 const T = 1_732_000_000_000_000;
@@ -98,7 +99,7 @@ const scenariosByShape = SHAPES.flatMap(({ shape }) => scenarios.map((s) => ({ .
 describe.each(scenariosByShape)('merge scenario ($shape shape): $name', ({ steps, expected, historyEvents, shape }) => {
   it('converges to the expected destination, history holds each event once, staging is empty', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:', mergeShape: shape });
+    const warehouse = await openTestWarehouse({ path: ':memory:', mergeShape: shape });
     await warehouse.init();
     // Act
     for (const step of steps) {
@@ -124,7 +125,7 @@ describe.each(scenariosByShape)('merge scenario ($shape shape): $name', ({ steps
 describe('the quickstart: 20 INSERT, one In Review → Rejected, then REMOVE', () => {
   it('ends with 19 rows, the history holds 22 events, and the verification queries run unchanged', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     const twenty = claims(20, 3);
     const target = twenty.find((claim) => claim.claim_status === 'In Review') as Claim;
@@ -152,7 +153,7 @@ describe('the quickstart: 20 INSERT, one In Review → Rejected, then REMOVE', (
 describe('merge transactions', () => {
   it('a row staged while a merge runs is left for the next merge, not deleted unmerged', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.stage([row(ins(a, T, 'e1'))]);
     // Act: stage b from the stage connection while the merge holds its claimed rows
@@ -171,7 +172,7 @@ describe('merge transactions', () => {
 
   it.each(['claimed', 'planned', 'applied', 'deleted'] as const)('a merge that crashes after %s rolls back entirely', async (crashAt) => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.stage([row(ins(a, T, 'e1')), row(rem(c, T, 'e2'))]);
     // Act
@@ -190,7 +191,7 @@ describe('merge transactions', () => {
     // Prepare: three events created 5 s, 4 s and 2 s before the commit (two of one claim: both count); the clock is
     // read as the commit time
     const commitMs = (T + 5_000_000) / 1000;
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:', clock: () => commitMs, mergeShape: shape });
+    const warehouse = await openTestWarehouse({ path: ':memory:', clock: () => commitMs, mergeShape: shape });
     await warehouse.init();
     await warehouse.stage([row(ins(a, T, 'e1')), row(mod(withStatus(a, 'Approved'), T + 1_000_000, 'e2')), row(ins(b, T + 3_000_000, 'e3'))]);
     // Act
@@ -204,7 +205,7 @@ describe('merge transactions', () => {
 
   it('two merges started at once: one applies, the other waits and finds nothing new', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.stage([row(ins(a, T, 'e1')), row(ins(b, T, 'e2'))]);
     // Act
@@ -217,7 +218,7 @@ describe('merge transactions', () => {
 
   it('reports inserted / updated / deleted / stale counts', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.stage([row(ins(a, T + 10, 'e1')), row(ins(b, T, 'e2'))]);
     await warehouse.merge();
@@ -354,7 +355,7 @@ const addCopy = async (warehouse: DuckDbWarehouse, { table, claim, set = {} }: C
 describe.each(SHAPES.flatMap(({ shape }) => duplicateScenarios.map((s) => ({ ...s, shape }))))('duplicate keys (Snowflake enforces none, $shape shape): $name', ({ before, copies, then, destination, tombstones, duplicates, untouched = {}, shape }) => {
   it('converges to one row (or none) per claim, reports the duplicates, and a replay finds none', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:', mergeShape: shape });
+    const warehouse = await openTestWarehouse({ path: ':memory:', mergeShape: shape });
     await warehouse.init();
     for (const load of before) {
       await warehouse.stage(load.map(row));

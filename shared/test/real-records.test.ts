@@ -8,9 +8,9 @@ import { checkRow } from '../src/domain/cell-rules';
 import type { Claim } from '../src/domain/claim';
 import type { ClaimRow } from '../src/domain/columns';
 import { toClaimRow } from '../src/domain/flatten';
-import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
 import { changeRecord, claims, everyTypeAttributes, wire, rejection } from '../test-support/factories';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const [claim] = claims(1, 31) as [Claim];
 const T = 1_732_000_000_123_000;
@@ -123,7 +123,7 @@ describe('every DynamoDB type survives exactly in rawImage', () => {
 
   it('stores rawImage in the warehouse with every digit', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     const row = toClaimRow(toChangeEvent(recordWithImage(image), '1', NOW));
     // Act
@@ -255,7 +255,7 @@ describe('one total order in the warehouse, for every record AWS can send', () =
       ['across merges, newest first', 'reversed'],
     ])('%s', async (_name, how) => {
       // Prepare
-      const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+      const warehouse = await openTestWarehouse({ path: ':memory:' });
       await warehouse.init();
       const rows = events.map(rowOf);
       // Act

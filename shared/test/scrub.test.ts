@@ -7,6 +7,7 @@ import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { WarehouseError } from '../src/warehouse/port';
 import { scrubWarehouseMessage } from '../src/warehouse/scrub';
 import { warehouseError } from '../src/warehouse/snowflake-session';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const PHI = { first: 'Zebulon4', last: "O'Brien-Smith", email: 'zeb.obrien@example.com', member: '8812345678', phone: '555-867-5309' };
 const PHI_FRAGMENTS = ['Zebulon', 'Brien', 'zeb.obrien', '8812345678', '867-5309'];
@@ -15,7 +16,7 @@ describe('DuckDB query errors', () => {
   let warehouse: DuckDbWarehouse;
 
   beforeAll(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.query(
       `INSERT INTO ${TABLES.destination} (claimId, patientFirstName, patientLastName, patientEmail, memberId, patientPhone) ` +
@@ -58,7 +59,7 @@ describe('DuckDB query errors', () => {
 
   it('a failed open names the file and carries the scrubbed reason', async () => {
     // Act
-    const error = (await DuckDbWarehouse.open({ path: '/proc/no/such/dir/x.duckdb', readOnly: true }).catch((e: unknown) => e)) as Error;
+    const error = (await openTestWarehouse({ path: '/proc/no/such/dir/x.duckdb', readOnly: true }).catch((e: unknown) => e)) as Error;
     // Assess
     expect(error).toBeInstanceOf(WarehouseError);
     expect(error.message).toMatch(/^cannot open warehouse \/proc\/no\/such\/dir\/x\.duckdb: IO Error: /);

@@ -9,10 +9,10 @@ import { sqlFiles } from '../scripts/sql-files';
 import type { Claim } from '../src/domain/claim';
 import { ALL_COLUMNS } from '../src/domain/columns';
 import { DIALECTS } from '../src/warehouse/dialect';
-import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
 import { VIEWS } from '../src/warehouse/views';
 import { claims, row, withStatus } from '../test-support/factories';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const root = resolve(__dirname, '..', '..');
 const generated = sqlFiles();
@@ -110,7 +110,7 @@ describe('sql/snowflake/03-merge.sql', () => {
 describe('the DuckDB twins run on DuckDB and do what the adapter does', () => {
   it('02-tables, 03-merge and 04-views: a merge run from the worksheet converges like Warehouse.merge', async () => {
     // Prepare: tables from the worksheet, rows staged by the adapter
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     for (const statement of statementsOf(committed('sql/duckdb/02-tables.sql'))) await warehouse.query(statement);
     await warehouse.init();
     const [a, b, c] = claims(3, 31) as [Claim, Claim, Claim];
@@ -148,7 +148,7 @@ describe('the DuckDB twins run on DuckDB and do what the adapter does', () => {
 
   it('the backlog view reports what waits and how long', async () => {
     // Prepare
-    const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    const warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     for (const statement of statementsOf(committed('sql/duckdb/04-views.sql'))) await warehouse.query(statement);
     const [a, b] = claims(2, 32) as [Claim, Claim];

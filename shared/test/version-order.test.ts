@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { MAX_SEQUENCE_DIGITS, versionKey, type Versioned } from '../src/domain/merge-rules';
 import { DIALECTS } from '../src/warehouse/dialect';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const T = 1_732_000_000_123_000;
 const digits = (min: number, max: number) => fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((d) => d.join('').replace(/^0+(?=\d)/, ''));
@@ -26,7 +27,7 @@ const version = fc.record({ eventCreationUnixTime: micros.map(String), sequenceN
 describe('the version order: SQL and memory from one definition', () => {
   let warehouse: DuckDbWarehouse;
   beforeAll(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
   });
   afterAll(() => warehouse.close());

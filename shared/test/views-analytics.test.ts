@@ -6,6 +6,7 @@ import type { Claim, ClaimStatus, PaymentStatus } from '../src/domain/claim';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { VIEWS } from '../src/warehouse/views';
 import { claims, row } from '../test-support/factories';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 const T = 1_732_000_000_000_000;
 const S = 1_000_000;
@@ -48,7 +49,7 @@ const PICKS: readonly Pick[] = [
 let warehouse: DuckDbWarehouse;
 
 beforeAll(async () => {
-  warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+  warehouse = await openTestWarehouse({ path: ':memory:' });
   await warehouse.init();
   // Each claim inserted at T + i s; CLM-00000008 later moves from In Review to Approved (its last status change).
   await warehouse.stage(PICKS.map((p, i) => row({ eventName: 'INSERT', claim: i === 7 ? claim({ ...p, status: 'In Review' }) : claim(p), micros: T + i * S, eventId: `i${i}` })));

@@ -8,6 +8,7 @@ import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 import { TABLES } from '../src/warehouse/tables';
 import { VIEWS } from '../src/warehouse/views';
 import { claims, row } from '../test-support/factories';
+import { openTestWarehouse } from '../test-support/warehouse';
 
 /** 2024-11-19T07:06:40Z in microseconds. */
 const T = 1_732_000_000_000_000;
@@ -64,7 +65,7 @@ const SCENARIOS: ReadonlyArray<[string, Delivery]> = [
 const PERIOD_COLUMNS = 'claimStatus, paymentStatus, validFromMicros, validToMicros, isCurrent, eventId, eventName, closedByEventId, closedByEventName';
 
 const openWarehouse = async (): Promise<DuckDbWarehouse> => {
-  const warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+  const warehouse = await openTestWarehouse({ path: ':memory:' });
   await warehouse.init();
   return warehouse;
 };

@@ -12,6 +12,7 @@ import type { SendBodies } from '@claims-cdc/shared/aws/sqs-sender';
 import type { BatchReport } from '@claims-cdc/shared/batch/batch-stage';
 import type { SQSRecord } from 'aws-lambda';
 import { type LoadSummary, loadStage } from '../src/load-stage';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const sqs = mockClient(SQSClient);
 const T = 1_732_000_000_000_000;
@@ -51,7 +52,7 @@ beforeEach(() => {
 describe('load', () => {
   let warehouse: DuckDbWarehouse;
   beforeEach(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
   });
   afterEach(() => warehouse.close());

@@ -4,6 +4,7 @@ import { claims, row } from '@claims-cdc/shared/test-support/factories';
 import { DIALECTS } from '@claims-cdc/shared/warehouse/dialect';
 import { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
 import { destinationColumnHashQuery, destinationHashQuery, rowHashSql } from '@claims-cdc/shared/warehouse/row-hash';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const T = 1_732_000_000_000_000;
 const THIRTY_EIGHT_DIGITS = '12345678901234567890123456789012345678';
@@ -46,7 +47,7 @@ describe('row hash: item side (TypeScript) and DuckDB compute the same hash', ()
   const rows = edgeRows();
 
   beforeAll(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await warehouse.stage(rows);
     await warehouse.merge();

@@ -13,6 +13,7 @@ import { TABLES } from '@claims-cdc/shared/warehouse/tables';
 import { mockClient } from 'aws-sdk-client-mock';
 import { reconcile as reconcileHandler } from '../src/handlers/reconcile';
 import { reconcile, type ReconcileDeps, type ReconcileRequest } from '../src/reconcile/reconcile';
+import { openTestWarehouse } from '@claims-cdc/shared/test-support/warehouse';
 
 const ddb = mockClient(DynamoDBClient);
 const sqs = mockClient(SQSClient);
@@ -66,7 +67,7 @@ describe('reconcile (domain): DynamoDB scan against a DuckDB destination', () =>
   let deps: ReconcileDeps;
 
   beforeEach(async () => {
-    warehouse = await DuckDbWarehouse.open({ path: ':memory:' });
+    warehouse = await openTestWarehouse({ path: ':memory:' });
     await warehouse.init();
     await prepareDestination(warehouse);
     fakeTable(itemsInTable());
