@@ -121,3 +121,34 @@ describe('the JSON reader, on a reply that is not JSON', () => {
     }
   });
 });
+
+describe('the JSON reader, on a kept-alive socket the server closes', () => {
+  it('sends the request again on a new socket, once', async () => {
+    // Prepare: a server that answers the first request on each connection and drops the connection when a second one
+    // arrives on it, as a server whose keep-alive timeout fired just as the client reused the socket.
+    const http = await import('node:http');
+    const reply = JSON.stringify({ Records: [], NextShardIterator: 'next', MillisBehindLatest: 0 });
+    let connections = 0;
+    const server = http.createServer((request, response) => {
+      const socket = request.socket as import('node:net').Socket & { served?: boolean };
+      if (socket.served) return void socket.destroy();
+      socket.served = true;
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(reply);
+    });
+    server.on('connection', () => (connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const read = jsonGetRecords(`http://127.0.0.1:${port}`, REGION);
+    try {
+      await read('first', 10, new AbortController().signal);
+      // Act: the second call goes out on the kept-alive socket, which the server drops.
+      const second = await read('second', 10, new AbortController().signal);
+      // Assess
+      expect(second).toEqual({ records: [], nextShardIterator: 'next', millisBehindLatest: 0 });
+      expect(connections).toBe(2);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+});

@@ -69,7 +69,11 @@ export function jsonGetRecords(endpoint: string, region: string): GetRecords {
   const authorization = `AWS4-HMAC-SHA256 Credential=local/20000101/${region}/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`;
   return async (shardIterator, limit, signal) => {
     const body = JSON.stringify({ ShardIterator: shardIterator, Limit: limit });
-    const { status, text } = await post(url, agent, body, authorization, signal);
+    const { status, text } = await postOnce(url, agent, body, authorization, signal).catch((error: unknown) => {
+      // A kept-alive socket the server closed as the request went out: sent again on a new one (see StaleSocketError).
+      if (error instanceof StaleSocketError) return postOnce(url, agent, body, authorization, signal);
+      throw error;
+    });
     const reply = parseReply(status, text);
     if (status !== 200) {
       const type = (reply.__type ?? `HTTP ${status}`).split('#').pop() as string;
@@ -101,8 +105,17 @@ function parseReply(status: number, text: string): JsonReply {
   }
 }
 
+/**
+ * The server closed a kept-alive socket just as a request was sent on it (Node's "socket hang up", ECONNRESET, on a
+ * reused socket): the request never reached it. Node's documentation gives this race and its remedy, sending the
+ * request again; a GetRecords is safe to send again (an iterator can be read more than once).
+ */
+class StaleSocketError extends Error {
+  override readonly name = 'StaleSocketError';
+}
+
 /** One POST; resolves with the status and the whole body. */
-function post(url: URL, agent: http.Agent, body: string, authorization: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
+function postOnce(url: URL, agent: http.Agent, body: string, authorization: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       {
@@ -127,7 +140,9 @@ function post(url: URL, agent: http.Agent, body: string, authorization: string, 
         response.on('error', reject);
       },
     );
-    request.on('error', reject);
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      reject(request.reusedSocket && error.code === 'ECONNRESET' ? new StaleSocketError(error.message) : error),
+    );
     request.end(body);
   });
 }
