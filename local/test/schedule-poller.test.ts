@@ -1,6 +1,7 @@
 /**
  * The merge schedule invokes with an EventBridge Scheduled Event, never runs two invocations at once (even when
- * asked to run on demand while one is running), and keeps going after a failed run.
+ * asked to run on demand while one is running), and keeps going after a failed run. Its pauses are checked on virtual
+ * time (`clock`), not against the machine's timers.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
@@ -29,47 +30,61 @@ describe('schedule poller', () => {
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
   });
 
-  it('fires every interval start to start, as a rate rule does, not an interval after each run ends', async () => {
-    // Prepare: each run takes 300 ms of a 600 ms interval. Waiting the interval after each run would put its starts
-    // 900 ms apart; a rate rule puts them 600 ms apart. (The rule's arithmetic is the table below; this shows the loop
-    // follows it, with room for a loaded machine's timer delays.)
+  /**
+   * Virtual time: a run "takes" what the handler adds to it, a pause moves it forward by what the schedule asked, at
+   * once. The starts are then exactly where the loop put them, whatever the machine's timers do.
+   */
+  const virtualClock = () => {
+    const clock = {
+      t: 0,
+      now: () => clock.t,
+      sleep: async (ms: number, signal: AbortSignal) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (!signal.aborted) clock.t += ms;
+      },
+    };
+    return clock;
+  };
+
+  it.each([
+    {
+      name: 'fires every interval start to start, as a rate rule does, not an interval after each run ends',
+      runMs: 300,
+      intervalMs: 600,
+      // Waiting the interval after each run would put the starts 900 apart.
+      gap: 600,
+    },
+    {
+      name: 'after a run longer than half the interval, pauses as long as the run (runs fill at most half the time)',
+      runMs: 600,
+      intervalMs: 1_000,
+      // Start to start would put them 1,000 apart (a 400 pause); back to back, 600.
+      gap: 1_200,
+    },
+    {
+      name: 'after a run longer than the interval, pauses one interval',
+      runMs: 2_500,
+      intervalMs: 1_000,
+      gap: 3_500,
+    },
+  ])('$name', async ({ runMs, intervalMs, gap }) => {
+    // Prepare
+    const clock = virtualClock();
     const starts: number[] = [];
     const poller = startSchedulePoller({
       ...base,
-      intervalMs: 600,
+      intervalMs,
+      clock,
       handler: async () => {
-        starts.push(performance.now());
-        await sleep(300);
+        starts.push(clock.t);
+        clock.t += runMs;
       },
     });
     // Act
-    await waitUntil(() => starts.length >= 4, 'four scheduled runs', 10_000);
+    await waitUntil(() => starts.length >= 4, 'four runs');
     await poller.stop();
     // Assess
-    const gaps = starts.slice(1, 4).map((start, i) => start - (starts[i] as number));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(590);
-    expect(Math.max(...gaps)).toBeLessThan(820);
-  });
-
-  it('pauses as long as a run that took more than half the interval, so runs fill at most half the time', async () => {
-    // Prepare: runs of 600 ms on a 1,000 ms interval. Start to start would pause 400 ms; the old wait 1,000 ms.
-    const spans: [number, number][] = [];
-    const poller = startSchedulePoller({
-      ...base,
-      intervalMs: 1_000,
-      handler: async () => {
-        const start = performance.now();
-        await sleep(600);
-        spans.push([start, performance.now()]);
-      },
-    });
-    // Act
-    await waitUntil(() => spans.length >= 3, 'three runs', 15_000);
-    await poller.stop();
-    // Assess
-    const pauses = spans.slice(1, 3).map(([start], i) => start - (spans[i] as [number, number])[1]);
-    expect(Math.min(...pauses)).toBeGreaterThanOrEqual(590);
-    expect(Math.max(...pauses)).toBeLessThan(900);
+    expect(starts.slice(0, 4)).toEqual([0, gap, 2 * gap, 3 * gap]);
   });
 
   it.each([

@@ -22,7 +22,18 @@ export interface SchedulePollerOptions<TResult> {
   ruleArn: string;
   /** Invoke once immediately (default) or wait one interval first. */
   runImmediately?: boolean;
+  /** The time the schedule keeps (default: the real one); a test gives a virtual one to check the pauses exactly. */
+  clock?: ScheduleClock;
 }
+
+/** How the schedule reads the time and waits. */
+export interface ScheduleClock {
+  now(): number;
+  /** Waits `ms`, or less once `signal` aborts; never rejects. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+const REAL_CLOCK: ScheduleClock = { now: () => performance.now(), sleep };
 
 /** Counters of the schedule. */
 export interface SchedulePollerCounters<TResult> extends PollerCounters {
@@ -85,14 +96,15 @@ export function startSchedulePoller<TResult>(options: SchedulePollerOptions<TRes
     }
   }
 
+  const clock = options.clock ?? REAL_CLOCK;
   const loop = (async () => {
-    if (options.runImmediately === false) await sleep(options.intervalMs, AbortSignal.any([abort.signal, wake.signal]));
+    if (options.runImmediately === false) await clock.sleep(options.intervalMs, AbortSignal.any([abort.signal, wake.signal]));
     while (!abort.signal.aborted) {
-      const started = performance.now();
+      const started = clock.now();
       await runOnce();
       if (waiters.length === 0) {
         wake = new AbortController();
-        await sleep(pauseAfter(performance.now() - started, options.intervalMs), AbortSignal.any([abort.signal, wake.signal]));
+        await clock.sleep(pauseAfter(clock.now() - started, options.intervalMs), AbortSignal.any([abort.signal, wake.signal]));
       }
     }
     for (const w of waiters.splice(0)) w.reject(new Error('schedule stopped before the requested run'));
