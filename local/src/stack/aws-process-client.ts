@@ -15,7 +15,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { childEntry } from './child-entry';
+import { childEntry, profileArgv } from './child-entry';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { AWS_PROCESS_OPTIONS_ENV, type AwsProcessCommand, type AwsProcessEvent, type AwsProcessOptions } from './aws-process-protocol';
 
@@ -55,9 +55,6 @@ export interface StartAwsProcessOptions {
   onFailure?: (error: AwsProcessError) => void;
 }
 
-/** Set to a directory to have the AWS process write a CPU profile there when it exits (`node --cpu-prof`). */
-export const AWS_PROCESS_PROFILE_ENV = 'CLAIMS_CDC_AWS_PROCESS_PROFILE_DIR';
-
 /**
  * Tests: set to local/dist's compiled copy of this directory to have a stack running from the TypeScript sources (in
  * jest, or under tsx) fork the AWS process from there with plain node instead of compiling aws-process.ts under tsx at
@@ -68,11 +65,9 @@ export const AWS_PROCESS_COMPILED_DIR_ENV = 'CLAIMS_CDC_AWS_PROCESS_COMPILED_DIR
 
 /** The entry file and the Node flags it needs, from source or from a bundle. */
 export function awsProcessEntry(dir: string = __dirname): { file: string; execArgv: string[] } {
-  const profileDir = process.env[AWS_PROCESS_PROFILE_ENV];
-  const extraArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const compiledDir = process.env[AWS_PROCESS_COMPILED_DIR_ENV];
-  if (compiledDir) return { file: path.join(compiledDir, 'aws-process.js'), execArgv: extraArgv };
-  return childEntry('aws-process', extraArgv, dir);
+  if (compiledDir) return { file: path.join(compiledDir, 'aws-process.js'), execArgv: profileArgv() };
+  return childEntry('aws-process', dir);
 }
 
 /** One child: started, answering commands, exited. */
