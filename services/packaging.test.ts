@@ -4,7 +4,7 @@
  *
  * Every expectation here reads the generated template or, for services resolved alone with other parameters, the
  * configuration osls resolved (see `resolveAlone`), so each one fails when its serverless.yml (or
- * serverless.common.yml) regresses. Speed is not asserted (see `npm run bench`); packaging takes about a minute,
+ * serverless.common.yml) regresses. Speed is not asserted (see `npm run bench`); packaging takes under a minute alone,
  * most of it installing and zipping snowflake-sdk for load and merge.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,7 +30,7 @@ import {
   subTemplate,
 } from './test-support/cloudformation';
 import { type AlarmInput, alarmInput, alarmsOf, dashboardWidgets } from './test-support/alarms';
-import { type CommandRun, offlineEnv, type PackagedFunction, type PackagedService, readPackagedService, REPO_ROOT, run } from './test-support/packaging';
+import { type CommandRun, offlineEnv, type PackagedFunction, type PackagedService, readPackagedService, REPO_ROOT, requireEveryPackage, run } from './test-support/packaging';
 import { extractZip } from './test-support/zip';
 
 const SERVICES = ['ingest', 'transform', 'load', 'merge'] as const;
@@ -333,6 +333,28 @@ describe.each(SERVICES)('%s service', (service) => {
         expect({ fn: f.name, imports: bareImports(artifact.bundle) }).not.toEqual({ fn: f.name, imports: expect.arrayContaining(['snowflake-sdk']) });
         expect({ fn: f.name, modules: artifact.names.filter((name) => name.startsWith('node_modules/')) }).toEqual({ fn: f.name, modules: [] });
       }
+    }
+  });
+
+  it('ships, in a warehouse zip, every package that loads as published: pruning the installed tree took nothing require needs', () => {
+    for (const f of packaged[service].functions.filter((fn) => EXPECTED[service].warehouse.includes(fn.key))) {
+      // Prepare: the zip's top-level packages, loaded from the zip, and the same names as the repository installed
+      // them (scripts/prune-lambda-modules.js never ran there).
+      const artifact = unpacked(f);
+      const shipped = requireEveryPackage(artifact.root);
+      const published = requireEveryPackage(artifact.root, REPO_ROOT);
+
+      // Act: every package of the same version that loads in the repository must load from the zip.
+      const compared = Object.keys(shipped).filter((name) => shipped[name]?.version !== null && shipped[name]?.version === published[name]?.version);
+      const lost = compared.filter((name) => published[name]?.loads === true && shipped[name]?.loads !== true);
+
+      // Assess: most of the tree is compared (versions match the lockfile's), and nothing that loads was lost.
+      expect({ fn: f.name, lost }).toEqual({ fn: f.name, lost: [] });
+      expect(compared.length).toBeGreaterThan(0.5 * Object.keys(shipped).length);
+      expect(compared).toContain('snowflake-sdk');
+      // What the pruning removes is gone: no type declarations or source maps of dependencies, no ESM build of the SDK.
+      expect(artifact.names.filter((name) => name.startsWith('node_modules/') && /\.(d\.[cm]?ts|map)$/.test(name))).toEqual([]);
+      expect(artifact.names.filter((name) => /^node_modules\/@smithy\/[^/]+\/dist-es\//.test(name))).toEqual([]);
     }
   });
 });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { CfnResource, CfnTemplate } from './cloudformation';
@@ -88,4 +88,48 @@ export const readPackagedService = (directory: string): PackagedService => {
     return { key, name: fn.name, handler: fn.handler, artifact: join(directory, fn.package.artifact), logicalId: found[0], resource: found[1] };
   });
   return { directory, template, functions };
+};
+
+/** A top-level package of a `node_modules` tree: its version, and whether `require(name)` loads it there. */
+export interface PackageLoad {
+  readonly version: string;
+  readonly loads: boolean;
+}
+
+/**
+ * Requires every top-level package of `<root>/node_modules` by name, each from `from` (default: `root`), in a child
+ * process of its own (plain node: no jest module registry, no transform), and reports what loaded. With `from` set
+ * to another tree (the repository), the same names are loaded as they were published there, which is what a pruned
+ * tree is compared with.
+ */
+export const requireEveryPackage = (root: string, from: string = root): Record<string, PackageLoad> => {
+  const script = [
+    "const { readdirSync, readFileSync } = require('node:fs');",
+    "const path = require('node:path');",
+    'const [root, from] = process.argv.slice(1);',
+    "const modules = path.join(root, 'node_modules');",
+    'const names = [];',
+    'for (const entry of readdirSync(modules)) {',
+    "  if (entry.startsWith('.')) continue;",
+    "  if (entry.startsWith('@')) for (const scoped of readdirSync(path.join(modules, entry))) names.push(`${entry}/${scoped}`);",
+    '  else names.push(entry);',
+    '}',
+    'const report = {};',
+    'for (const name of names) {',
+    '  let version = null;',
+    '  let loads = false;',
+    "  try { version = JSON.parse(readFileSync(path.join(from, 'node_modules', name, 'package.json'), 'utf8')).version; } catch {}",
+    '  try { require(require.resolve(name, { paths: [from] })); loads = true; } catch {}',
+    '  report[name] = { version, loads };',
+    '}',
+    'process.stdout.write(JSON.stringify(report));',
+  ].join('\n');
+  const out = execFileSync(process.execPath, ['-e', script, root, from], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(out) as Record<string, PackageLoad>;
 };
