@@ -8,6 +8,7 @@
  * most of it installing and zipping snowflake-sdk for load and merge.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ import {
   subTemplate,
 } from './test-support/cloudformation';
 import { type AlarmInput, alarmInput, alarmsOf, dashboardWidgets } from './test-support/alarms';
-import { type CommandRun, offlineEnv, type PackagedFunction, type PackagedService, readPackagedService, REPO_ROOT, requireEveryPackage, run } from './test-support/packaging';
+import { type CommandRun, offlineEnv, type PackagedFunction, type PackagedService, type PackageLoad, readPackagedService, REPO_ROOT, requireEveryPackage, run } from './test-support/packaging';
 import { extractZip } from './test-support/zip';
 
 const SERVICES = ['ingest', 'transform', 'load', 'merge'] as const;
@@ -153,7 +154,7 @@ const shippedExternals = (service: ServiceName): string[] => {
 
 /** A function's zip, extracted once into the scratch directory, with its bundle's text. */
 const unpacked = (() => {
-  const cache = new Map<string, { root: string; file: string; exportName: string; names: string[]; bundle: string; unzippedBytes: number }>();
+  const cache = new Map<string, { root: string; file: string; exportName: string; names: string[]; bundle: string; unzippedBytes: number; modules: string }>();
   return (f: PackagedFunction) => {
     const known = cache.get(f.name);
     if (known) return known;
@@ -168,11 +169,18 @@ const unpacked = (() => {
       names: entries.map((entry) => entry.name),
       bundle: readFileSync(join(root, `${file}.js`), 'utf8'),
       unzippedBytes: entries.reduce((total, entry) => total + entry.uncompressedSize, 0),
+      /** The shipped node_modules tree's identity: every file's path and size (two zips of one install share it). */
+      modules: createHash('sha256')
+        .update(entries.filter((entry) => entry.name.startsWith('node_modules/')).map((entry) => `${entry.name}:${entry.uncompressedSize}`).sort().join('\n'))
+        .digest('hex'),
     };
     cache.set(f.name, result);
     return result;
   };
 })();
+
+/** What `requireEveryPackage` found for a shipped node_modules tree (by `modules`): each tree is loaded once. */
+const loadsOfModules = new Map<string, { shipped: Record<string, PackageLoad>; published: Record<string, PackageLoad> }>();
 
 const quarantineQueueName = `claims-cdc-${STAGE}-quarantine`;
 
@@ -341,8 +349,9 @@ describe.each(SERVICES)('%s service', (service) => {
       // Prepare: the zip's top-level packages, loaded from the zip, and the same names as the repository installed
       // them (scripts/prune-lambda-modules.js never ran there).
       const artifact = unpacked(f);
-      const shipped = requireEveryPackage(artifact.root);
-      const published = requireEveryPackage(artifact.root, REPO_ROOT);
+      const loads = loadsOfModules.get(artifact.modules) ?? { shipped: requireEveryPackage(artifact.root), published: requireEveryPackage(artifact.root, REPO_ROOT) };
+      loadsOfModules.set(artifact.modules, loads);
+      const { shipped, published } = loads;
 
       // Act: every package of the same version that loads in the repository must load from the zip.
       const compared = Object.keys(shipped).filter((name) => shipped[name]?.version !== null && shipped[name]?.version === published[name]?.version);
