@@ -33,14 +33,14 @@ describe('reading a shard', () => {
   });
 
   /** A one-shard stream holding `payloads`, and an iterator at its start. */
-  async function streamWith(payloads: Buffer[]): Promise<{ iterator: () => Promise<string>; name: string }> {
+  async function streamWith(payloads: Buffer[], keys: string[] = payloads.map((_, i) => `key-${i}`)): Promise<{ iterator: () => Promise<string>; name: string }> {
     const name = `get-records-${++streams}`;
     await clients.kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
     const shardId = await waitUntil(async () => {
       const { StreamDescription } = await clients.kinesis.send(new DescribeStreamCommand({ StreamName: name }));
       return StreamDescription?.StreamStatus === 'ACTIVE' ? StreamDescription.Shards?.[0]?.ShardId : undefined;
     }, 'stream ACTIVE');
-    for (const [i, data] of payloads.entries()) await clients.kinesis.send(new PutRecordCommand({ StreamName: name, PartitionKey: `key-${i}`, Data: data }));
+    for (const [i, data] of payloads.entries()) await clients.kinesis.send(new PutRecordCommand({ StreamName: name, PartitionKey: keys[i], Data: data }));
     const iterator = async () =>
       (await clients.kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator as string;
     return { iterator, name };
@@ -59,6 +59,20 @@ describe('reading a shard', () => {
     expect(json?.records.map((r) => r.partitionKey)).toEqual(['key-0', 'key-1', 'key-2', 'key-3']);
     expect(typeof json?.nextShardIterator).toBe('string');
     expect(json?.millisBehindLatest).toBe(sdk?.millisBehindLatest);
+  });
+
+  it.each([
+    ['ASCII only', ['CLM-1', 'key 2']],
+    ['accents, CJK and an emoji (a reply that is not ASCII)', ['réclamation-é', '請求-42', 'claim-🦷']],
+  ])('returns partition keys exactly, both ways: %s', async (_, keys) => {
+    // Prepare
+    const stream = await streamWith(keys.map((key) => Buffer.from(`{"k":"${key}"}`)), keys);
+    // Act
+    const replies = await Promise.all(readers.map(async ([, read]) => read(await stream.iterator(), 100, signal)));
+    // Assess
+    const [sdk, json] = replies;
+    expect(json?.records.map((r) => r.partitionKey)).toEqual(keys);
+    expect(json?.records).toEqual(sdk?.records);
   });
 
   it('returns no records and a next iterator at the end of a shard, both ways', async () => {
