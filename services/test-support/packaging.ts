@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { CfnResource, CfnTemplate } from './cloudformation';
 
@@ -34,11 +35,21 @@ export const offlineEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => 
   };
 };
 
+/**
+ * The nice value of the packaging tools. osls-compose runs four `serverless package` processes at once, each with
+ * esbuild, npm and zipping, beside the `osls print` runs: at the same priority they starved the suite jest runs on
+ * its other worker (CPU-bound suites took three times as long beside them). Lowered, they take the CPU the other
+ * suites leave idle while they wait on timers and child processes.
+ */
+const TOOL_PRIORITY = 10;
+
 /** Runs a command to completion, collecting stdout and stderr together (never rejects on a non-zero exit). */
 export const run = (command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CommandRun> =>
   new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Before it starts its own children (which inherit it): node takes far longer to load osls than this call.
+    if (child.pid !== undefined) setPriority(child.pid, TOOL_PRIORITY);
     let output = '';
     // Whole buffers, decoded once: a chunk may end inside a multi-byte character.
     const stdout: Buffer[] = [];
