@@ -362,7 +362,8 @@ describe.each(SERVICES.filter((service) => EXPECTED[service].warehouse.length > 
       const compared = Object.keys(shipped).filter((name) => shipped[name]?.version !== null && shipped[name]?.version === published[name]?.version);
       const lost = compared.filter((name) => published[name]?.loads === true && shipped[name]?.loads !== true);
 
-      // Assess: most of the tree is compared (versions match the lockfile's), and nothing that loads was lost.
+      // Assess: nothing that loads was lost, and most of the tree was compared. (The build installs snowflake-sdk's
+      // tree without a lockfile, so a dependency released since the repository's lockfile differs and is skipped.)
       expect({ fn: f.name, lost }).toEqual({ fn: f.name, lost: [] });
       expect(compared.length).toBeGreaterThan(0.5 * Object.keys(shipped).length);
       expect(compared).toContain('snowflake-sdk');

@@ -49,7 +49,11 @@ export const run = (command: string, args: readonly string[], options: { cwd: st
     const started = Date.now();
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Before it starts its own children (which inherit it): node takes far longer to load osls than this call.
-    if (child.pid !== undefined) setPriority(child.pid, TOOL_PRIORITY);
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, TOOL_PRIORITY);
+    } catch {
+      // Already gone (its exit is reported below), or not allowed here: it then runs at the normal priority.
+    }
     let output = '';
     // Whole buffers, decoded once: a chunk may end inside a multi-byte character.
     const stdout: Buffer[] = [];
@@ -103,7 +107,8 @@ export const readPackagedService = (directory: string): PackagedService => {
 
 /** A top-level package of a `node_modules` tree: its version, and whether `require(name)` loads it there. */
 export interface PackageLoad {
-  readonly version: string;
+  /** null when its package.json cannot be read there. */
+  readonly version: string | null;
   readonly loads: boolean;
 }
 
@@ -133,7 +138,8 @@ export const requireEveryPackage = (root: string, from: string = root): Record<s
     '  try { require(require.resolve(name, { paths: [from] })); loads = true; } catch {}',
     '  report[name] = { version, loads };',
     '}',
-    'process.stdout.write(JSON.stringify(report));',
+    // A package that leaves a timer or a socket open must not keep this process alive.
+    'process.stdout.write(JSON.stringify(report), () => process.exit(0));',
   ].join('\n');
   const out = execFileSync(process.execPath, ['-e', script, root, from], {
     cwd: root,
@@ -141,6 +147,7 @@ export const requireEveryPackage = (root: string, from: string = root): Record<s
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
     maxBuffer: 16 * 1024 * 1024,
+    timeout: 120_000,
   });
   return JSON.parse(out) as Record<string, PackageLoad>;
 };

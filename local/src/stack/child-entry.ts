@@ -16,7 +16,8 @@ export const CHILD_PROFILE_ENV = 'CLAIMS_CDC_CHILD_PROFILE_DIR';
 /** `--cpu-prof` flags when CHILD_PROFILE_ENV names a directory, else none. */
 export function profileArgv(): string[] {
   const dir = process.env[CHILD_PROFILE_ENV];
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+  // Resolved here: a child may run in another working directory.
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(dir)] : [];
 }
 
 /** The entry file of child `name` and the Node flags it needs (the profile flags first, when asked for). */
