@@ -3,6 +3,7 @@
  * context and thrown errors cross the boundary; a child that dies fails its invocation as an infrastructure error and
  * the next invocation gets a new child; stop waits for the invocation in flight.
  */
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Context } from 'aws-lambda';
 import { createLambdaContext } from '../src/stack/lambda-runtime';
@@ -58,6 +59,21 @@ describe('a handler in its own process', () => {
     const after = await child.handler({ echo: 'again' }, context());
     // Assess
     expect(after.echo).toBe('again');
+    expect(after.pid).not.toBe(first);
+  });
+
+  it('fails, as an infrastructure error, an invocation sent to a child that died before its exit was seen', async () => {
+    // Prepare: the child is killed and gone, but this process has not yet polled the exit (nor the closed channel).
+    child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
+    const first = child.pid()!;
+    process.kill(first, 'SIGKILL');
+    spawnSync('sleep', ['0.3']);
+    // Act: the write to the dead child's channel fails (EPIPE), which used to be an unhandled 'error' event.
+    const sent = child.handler({ echo: 'lost' }, context());
+    // Assess
+    await expect(sent).rejects.toBeInstanceOf(HandlerProcessError);
+    const after = await child.handler({ echo: 'again' }, context());
+    expect(after).toMatchObject({ echo: 'again' });
     expect(after.pid).not.toBe(first);
   });
 

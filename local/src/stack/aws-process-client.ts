@@ -111,7 +111,11 @@ class Child {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.replies.set(id, { resolve, reject });
-      this.process.send({ type, id } satisfies AwsProcessCommand);
+      // A write to a process that has just died fails (EPIPE): an unhandled 'error' event without this callback.
+      this.process.send({ type, id } satisfies AwsProcessCommand, (error) => {
+        if (!error || !this.replies.delete(id)) return;
+        reject(new AwsProcessError(`the AWS process could not take the ${type} command (${error.message})`));
+      });
     });
   }
 }

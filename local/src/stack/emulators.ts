@@ -312,7 +312,8 @@ async function startFauxqsProcess(region: string, timeoutMs: number, journal?: s
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      if (child.connected) child.send({ type: 'stop' });
+      // A child that died since the check fails the write (EPIPE): ended by the exit it is already in, or the killer.
+      if (child.connected) child.send({ type: 'stop' }, () => undefined);
       else child.kill('SIGTERM');
       await exited;
       clearTimeout(killer);

@@ -75,8 +75,11 @@ class Child {
     return this.process.signalCode ?? `code ${this.process.exitCode}`;
   }
 
+  /** Set when a write to the child failed: it is dead or dying even if its exit has not been seen yet. */
+  broken = false;
+
   get alive(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null && this.process.connected;
+    return !this.broken && this.process.exitCode === null && this.process.signalCode === null && this.process.connected;
   }
 }
 
@@ -141,7 +144,15 @@ export async function startHandlerProcess<TEvent, TResult>(ref: HandlerProcessRe
     };
     const reply = new Promise<TResult>((resolve, reject) => {
       child.waiters.set(id, { resolve: (result) => resolve(result as TResult), reject });
-      child.process.send(command);
+      // The child may die between the liveness check and this write (a crash, a kill -9): the write then fails
+      // (EPIPE), which without a callback is an 'error' event that nothing handles and that takes the stack down.
+      child.process.send(command, (error) => {
+        if (!error || !child.waiters.delete(id)) return;
+        // The next invocation starts a new child; this one is killed in case it is only unreachable.
+        child.broken = true;
+        child.process.kill('SIGKILL');
+        reject(new HandlerProcessError(`the ${what} process could not take the invocation (${error.message})`));
+      });
     });
     inFlight.add(reply);
     return reply.finally(() => inFlight.delete(reply));
