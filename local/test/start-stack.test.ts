@@ -12,12 +12,12 @@ import type { SQSRecord } from 'aws-lambda';
 import { startStack, StackStartError, type RunningStack, type StackHandlers } from '../src/stack/start-stack';
 import { callStackControl, readStackInfo, StackControlError } from '../src/stack/stack-client';
 import type { DynamoDBKinesisRecord } from '../src/stack/ddb-kinesis-capture';
-import { compiledAwsProcessEnv } from './support/node-entry';
+import { compiledStackEnv } from './support/node-entry';
 import { waitUntil } from './support/wait';
 
-// The stacks of this file fork their AWS process from local/dist while it is current (no tsx at each start); this
-// file's process.env is its own.
-Object.assign(process.env, compiledAwsProcessEnv());
+// The stacks of this file fork their children (AWS processes, handler process) from local/dist while it is current (no
+// tsx at each start); this file's process.env is its own.
+Object.assign(process.env, compiledStackEnv());
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'env-at-import-handler');
 

@@ -27,12 +27,12 @@ import { startStack, type RunningStack } from '../src/stack/start-stack';
 import { run } from '../src/cli/main';
 import { registerCliControls } from '../src/inspect/stack-controls';
 import { startLivePage, type LivePage } from '../src/live-page';
-import { compiledAwsProcessEnv } from './support/node-entry';
+import { compiledStackEnv } from './support/node-entry';
 import { waitUntil } from './support/wait';
 
-// The stack of this file forks its AWS process from local/dist while it is current (no tsx at each start); this
-// file's process.env is its own.
-Object.assign(process.env, compiledAwsProcessEnv());
+// The stack of this file forks its children (AWS processes, handler process) from local/dist while it is current (no tsx
+// at each start); this file's process.env is its own.
+Object.assign(process.env, compiledStackEnv());
 
 /** Holds calls while closed; lets them (and every later one) through when opened. */
 class Gate {

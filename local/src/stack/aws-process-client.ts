@@ -14,8 +14,7 @@
  * this module is part of a bundle (the bundler emits the entry beside the bundle).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { childEntry, profileArgv } from './child-entry';
+import { childEntry } from './child-entry';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { AWS_PROCESS_OPTIONS_ENV, type AwsProcessCommand, type AwsProcessEvent, type AwsProcessOptions } from './aws-process-protocol';
 
@@ -53,21 +52,6 @@ export interface StartAwsProcessOptions {
   maxRestarts?: number;
   /** Called when the process died and could not be restarted. */
   onFailure?: (error: AwsProcessError) => void;
-}
-
-/**
- * Tests: set to local/dist's compiled copy of this directory to have a stack running from the TypeScript sources (in
- * jest, or under tsx) fork the AWS process from there with plain node instead of compiling aws-process.ts under tsx at
- * every start (it loads no handler module, so nothing of the caller's sources is needed in it). Unset, as users run
- * it: the entry beside this module.
- */
-export const AWS_PROCESS_COMPILED_DIR_ENV = 'CLAIMS_CDC_AWS_PROCESS_COMPILED_DIR';
-
-/** The entry file and the Node flags it needs, from source or from a bundle. */
-export function awsProcessEntry(dir: string = __dirname): { file: string; execArgv: string[] } {
-  const compiledDir = process.env[AWS_PROCESS_COMPILED_DIR_ENV];
-  if (compiledDir) return { file: path.join(compiledDir, 'aws-process.js'), execArgv: profileArgv() };
-  return childEntry('aws-process', dir);
 }
 
 /** One child: started, answering commands, exited. */
@@ -124,7 +108,7 @@ type Ready = Extract<AwsProcessEvent, { type: 'ready' }>;
 
 /** Forks one AWS process and waits for it to listen. */
 async function spawnChild(options: AwsProcessOptions, timeoutMs: number): Promise<{ child: Child; ready: Ready }> {
-  const entry = awsProcessEntry();
+  const entry = childEntry('aws-process');
   const child = new Child(
     fork(entry.file, [], {
       execArgv: entry.execArgv,

@@ -14,7 +14,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Context } from 'aws-lambda';
-import { childEntry } from './child-entry';
+import { handlerChildEntry } from './child-entry';
 import { HANDLER_PROCESS_REF_ENV, type HandlerProcessCommand, type HandlerProcessEvent, type HandlerProcessRef } from './handler-process-protocol';
 import type { LambdaHandler } from './lambda-runtime';
 
@@ -85,11 +85,11 @@ class Child {
 
 /** Forks a child for `ref` and waits until it has imported the handler. */
 async function spawnChild(ref: HandlerProcessRef, what: string): Promise<Child> {
-  const entry = childEntry('handler-process');
+  const entry = handlerChildEntry(ref.handlerModule);
   const child = new Child(
     fork(entry.file, [], {
       execArgv: entry.execArgv,
-      env: { ...process.env, [HANDLER_PROCESS_REF_ENV]: JSON.stringify(ref) },
+      env: { ...process.env, [HANDLER_PROCESS_REF_ENV]: JSON.stringify({ ...ref, handlerModule: entry.handlerModule }) },
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     }),

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AWS_PROCESS_COMPILED_DIR_ENV } from '../../src/stack/aws-process-client';
+import { COMPILED_STACK_DIR_ENV } from '../../src/stack/child-entry';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const LOADER = pathToFileURL(require.resolve('tsx')).href;
@@ -39,12 +39,12 @@ export function compiledEntry(file: string): string | undefined {
 
 /**
  * Environment for a stack run from the TypeScript sources (in jest, or in a child under tsx): while local/dist is
- * current, the stack forks its AWS process (DynamoDB, Kinesis and the capture, no handler code) from the compiled copy
- * with plain node (see AWS_PROCESS_COMPILED_DIR_ENV in aws-process-client.ts); else nothing, and it runs under tsx.
+ * current, the stack forks its children (the AWS processes, and the handler process with its handler's compiled copy)
+ * from local/dist with plain node (see COMPILED_STACK_DIR_ENV in child-entry.ts); else nothing, and they run under tsx.
  */
-export function compiledAwsProcessEnv(): Record<string, string> {
+export function compiledStackEnv(): Record<string, string> {
   const dir = path.join(REPO_ROOT, 'local', 'dist', 'local', 'src', 'stack');
-  return distUsable() && existsSync(path.join(dir, 'aws-process.js')) ? { [AWS_PROCESS_COMPILED_DIR_ENV]: dir } : {};
+  return distUsable() && existsSync(path.join(dir, 'aws-process.js')) ? { [COMPILED_STACK_DIR_ENV]: dir } : {};
 }
 
 /** node's arguments that run `file` (a .ts under the repository root) with `args`. */

@@ -1,14 +1,14 @@
 /**
  * Test helper: runs a TypeScript entry point in a child process (`node --import tsx FILE ARGS`), in its own process
  * group, so a test can kill it and everything it started (the SQS emulator's process) at once — also when the test
- * fails or times out first. A stack the child starts forks its AWS process from local/dist while that is current
- * (see compiledAwsProcessEnv in node-entry.ts).
+ * fails or times out first. A stack the child starts forks its children from local/dist while that is current
+ * (see compiledStackEnv in node-entry.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compiledAwsProcessEnv } from './node-entry';
+import { compiledStackEnv } from './node-entry';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const LOADER = pathToFileURL(require.resolve('tsx')).href;
@@ -30,7 +30,7 @@ export interface TsChild {
 export function startTsChild(file: string, args: readonly string[] = [], env: Record<string, string> = {}): TsChild {
   const child = spawn(process.execPath, ['--import', LOADER, file, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...compiledAwsProcessEnv(), ...env },
+    env: { ...process.env, ...compiledStackEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
