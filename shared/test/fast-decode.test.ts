@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { RecordRejectedError } from '../src/domain/errors';
 import { fastRowJson } from '../src/domain/fast-decode';
@@ -199,6 +200,14 @@ const sequences = fc.oneof(fc.constant('49600000000000000000000000001'), fc.cons
 
 type Outcome = { row: { json: string; bytes: number } } | { reason: string; detail: string };
 
+/**
+ * `expect(actual).toEqual(expected)`, built only when the two differ. The properties here run 57,500 times; jest's
+ * `expect()` builds every matcher for each call (about 60 µs here), which was half of this file's CPU.
+ */
+const agree = (actual: unknown, expected: unknown): void => {
+  if (!isDeepStrictEqual(actual, expected)) expect(actual).toEqual(expected);
+};
+
 const outcome = (run: () => { json: string; bytes: number }): Outcome => {
   try {
     return { row: run() };
@@ -303,9 +312,10 @@ describe('the fast decode path', () => {
     const time = fc.tuple(date, fc.constantFrom('00', '23', '24', '99'), fc.constantFrom('00', '59', '60'), fc.constantFrom('00', '59', '60'), digits(6)).map(([d, h, mi, se, f]) => `${d}T${h}:${mi}:${se}.${f}Z`);
     fc.assert(
       fc.property(fc.oneof(near(date), near(time), near(digits(10)), fc.string({ maxLength: 30 })), (text) => {
-        expect(isDateText(text)).toBe(isCalendarDate(text));
-        expect(isCreatedTimestamp(text)).toBe(CREATED_TIMESTAMP_PATTERN.test(text) && isCalendarTimestamp(text));
-        expect(isNpi(text)).toBe(isValidNpi(text));
+        agree(
+          { text, date: isDateText(text), created: isCreatedTimestamp(text), npi: isNpi(text) },
+          { text, date: isCalendarDate(text), created: CREATED_TIMESTAMP_PATTERN.test(text) && isCalendarTimestamp(text), npi: isValidNpi(text) },
+        );
       }),
       { numRuns: 30_000, seed: 5 },
     );
@@ -320,7 +330,7 @@ describe('the fast decode path', () => {
     );
     fc.assert(
       fc.property(texts, (text) => {
-        expect(isCanonicalNumber(text)).toBe(canonical.test(text) && String(Number(text)) === text);
+        agree({ text, canonical: isCanonicalNumber(text) }, { text, canonical: canonical.test(text) && String(Number(text)) === text });
       }),
       { numRuns: 20_000, seed: 11 },
     );
@@ -340,7 +350,7 @@ describe('the fast decode path', () => {
         // Assess
         if (fast !== undefined) {
           tally.fast += 1;
-          expect(reference).toEqual({ row: fast });
+          agree(reference, { row: fast });
         } else if ('row' in reference) tally.deferredAccepted += 1;
         else tally.rejected += 1;
       }),
@@ -363,7 +373,7 @@ describe('the fast decode path', () => {
         const actual = outcome(() => kinesisRowJson(data, '42', { nowMs: NOW, maxMessageBytes: MAX }));
         const reference = outcome(() => referenceRowJson(data, '42', NOW, MAX));
         // Assess
-        expect(actual).toEqual(reference);
+        agree(actual, reference);
       }),
       { numRuns: 1_500, seed: 7 },
     );
