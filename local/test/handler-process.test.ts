@@ -3,7 +3,6 @@
  * context and thrown errors cross the boundary; a child that dies fails its invocation as an infrastructure error and
  * the next invocation gets a new child; stop waits for the invocation in flight.
  */
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Context } from 'aws-lambda';
 import { createLambdaContext } from '../src/stack/lambda-runtime';
@@ -67,14 +66,29 @@ describe('a handler in its own process', () => {
     child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
     const first = child.pid()!;
     process.kill(first, 'SIGKILL');
-    spawnSync('sleep', ['0.3']);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
     // Act: the write to the dead child's channel fails (EPIPE), which used to be an unhandled 'error' event.
     const sent = child.handler({ echo: 'lost' }, context());
-    // Assess
-    await expect(sent).rejects.toBeInstanceOf(HandlerProcessError);
+    // Assess: rejected by the failed write itself (an exit seen first would say "exited … during an invocation").
+    await expect(sent).rejects.toThrow(new HandlerProcessError('the transform process could not take the invocation (write EPIPE)'));
     const after = await child.handler({ echo: 'again' }, context());
     expect(after).toMatchObject({ echo: 'again' });
     expect(after.pid).not.toBe(first);
+  });
+
+  it('starts one new child, not one per invocation, when overlapping invocations find the child dead', async () => {
+    // Prepare: the child is gone, and this process has seen its exit.
+    child = await startHandlerProcess<ChildHandlerEvent, Reply>(REF, 'transform');
+    const first = child.pid()!;
+    process.kill(first, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Act: two invocations at once, as two shards' pollers make them.
+    const [a, b] = await Promise.all([child.handler({ echo: 'a' }, context()), child.handler({ echo: 'b' }, context())]);
+    // Assess: both ran in the same new child, the one the client reports (and will stop).
+    expect([a.echo, b.echo]).toEqual(['a', 'b']);
+    expect(a.pid).not.toBe(first);
+    expect(b.pid).toBe(a.pid);
+    expect(child.pid()).toBe(a.pid);
   });
 
   it('lets the invocation in flight finish when stopped', async () => {

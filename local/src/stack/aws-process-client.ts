@@ -10,8 +10,8 @@
  *   endpoints stay valid; the journal replays what was between DynamoDB and Kinesis). When it cannot be restarted,
  *   `onFailure` is called: the stack must go down, never run on without its capture.
  *
- * Where the entry file is: next to this module, `aws-process.ts` (run under tsx) from source, `aws-process.js` when
- * this module is part of a bundle (the bundler emits the entry beside the bundle).
+ * Where the entry file is: see child-entry.ts (beside this module, under tsx from source or compiled from local/dist;
+ * from local/dist also for a stack run from source when the tests ask for it).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { childEntry } from './child-entry';
@@ -66,7 +66,14 @@ class Child {
     process.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4_000);
     });
-    this.exited = new Promise((resolve) => process.once('exit', () => resolve()));
+    // A process that could not be started (EAGAIN, EMFILE…) emits 'error' and never 'exit': it has ended all the same.
+    this.exited = new Promise((resolve) => {
+      process.once('exit', () => resolve());
+      process.once('error', (error) => {
+        this.failed = error.message;
+        resolve();
+      });
+    });
     process.on('message', (event: AwsProcessEvent) => {
       if ((event.type === 'stats' || event.type === 'reply' || event.type === 'ready') && event.stats) this.stats = event.stats;
       if (event.type !== 'reply') return;
@@ -81,12 +88,15 @@ class Child {
     });
   }
 
+  /** Why the process could not be started, when it could not. */
+  failed: string | undefined;
+
   get alive(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null;
+    return this.failed === undefined && this.process.exitCode === null && this.process.signalCode === null;
   }
 
   describeExit(): string {
-    const how = this.process.signalCode ?? `code ${this.process.exitCode}`;
+    const how = this.failed ?? this.process.signalCode ?? `code ${this.process.exitCode}`;
     return this.stderr.trim() ? `${how}: ${this.stderr.trim()}` : how;
   }
 

@@ -287,7 +287,11 @@ async function startFauxqsProcess(region: string, timeoutMs: number, journal?: s
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4_000);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A process that could not be started emits 'error' and never 'exit'.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
 
   const endpoint = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -303,6 +307,10 @@ async function startFauxqsProcess(region: string, timeoutMs: number, journal?: s
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new EmulatorStartError(`SQS emulator (fauxqs) exited with code ${code}: ${stderr.trim()}`));
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new EmulatorStartError(`SQS emulator (fauxqs) could not be started: ${error.message}`));
     });
   });
 

@@ -62,7 +62,14 @@ class Child {
       if (event.type === 'result') waiter?.resolve(event.result ?? undefined);
       else waiter?.reject(new CrossedHandlerError(event.error.name, event.error.message));
     });
-    this.exited = new Promise((resolve) => process.once('exit', () => resolve()));
+    // A process that could not be started (EAGAIN, EMFILE…) emits 'error' and never 'exit': it has ended all the same.
+    this.exited = new Promise((resolve) => {
+      process.once('exit', () => resolve());
+      process.once('error', () => {
+        this.broken = true;
+        resolve();
+      });
+    });
     void this.exited.then(() => {
       const how = process.signalCode ?? `code ${process.exitCode}`;
       for (const waiter of this.waiters.values()) waiter.reject(new HandlerProcessError(`the ${what} process exited (${how}) during an invocation`));
@@ -119,15 +126,20 @@ export async function startHandlerProcess<TEvent, TResult>(ref: HandlerProcessRe
   let closed = false;
   let pid: number | undefined = (await current).process.pid;
   const inFlight = new Set<Promise<unknown>>();
+  // Invocations overlap (one per shard): the first to find the child dead starts the next one, the others wait for it
+  // (two would leave one of them running, unstopped). A child that failed to start is tried again at the next call.
   const running = async (): Promise<Child> => {
-    const child = await current;
-    if (child.alive) return child;
+    const seen = current;
+    const child = await seen.catch(() => undefined);
+    if (child?.alive) return child;
     if (closed) throw new HandlerProcessError(`the ${what} process was stopped`);
-    current = spawnChild(ref, what);
-    pid = (await current).process.pid;
+    if (current === seen) {
+      current = spawnChild(ref, what);
+      void current.then((next) => (pid = next.process.pid), () => undefined);
+    }
     return current;
   };
-  const handler = async (event: TEvent, context: Context): Promise<TResult> => {
+  const invoke = async (event: TEvent, context: Context): Promise<TResult> => {
     const child = await running();
     const id = nextId++;
     const command: HandlerProcessCommand = {
@@ -142,7 +154,7 @@ export async function startHandlerProcess<TEvent, TResult>(ref: HandlerProcessRe
         deadlineMs: Date.now() + context.getRemainingTimeInMillis(),
       },
     };
-    const reply = new Promise<TResult>((resolve, reject) => {
+    return new Promise<TResult>((resolve, reject) => {
       child.waiters.set(id, { resolve: (result) => resolve(result as TResult), reject });
       // The child may die between the liveness check and this write (a crash, a kill -9): the write then fails
       // (EPIPE), which without a callback is an 'error' event that nothing handles and that takes the stack down.
@@ -154,6 +166,10 @@ export async function startHandlerProcess<TEvent, TResult>(ref: HandlerProcessRe
         reject(new HandlerProcessError(`the ${what} process could not take the invocation (${error.message})`));
       });
     });
+  };
+  // In flight from the call on, before any await: a stop() that comes while the child is looked up waits for it too.
+  const handler = (event: TEvent, context: Context): Promise<TResult> => {
+    const reply = invoke(event, context);
     inFlight.add(reply);
     return reply.finally(() => inFlight.delete(reply));
   };
