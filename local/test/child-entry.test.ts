@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { childEntry, COMPILED_STACK_DIR_ENV, handlerChildEntry } from '../src/stack/child-entry';
+import { CHILD_PROFILE_ENV, childEntry, COMPILED_STACK_DIR_ENV, handlerChildEntry } from '../src/stack/child-entry';
 
 const SOURCE_STACK_DIR = path.join(__dirname, '..', 'src', 'stack');
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -29,12 +29,16 @@ const usesTsx = (execArgv: readonly string[]): boolean => execArgv.includes('--i
 
 describe('child process entries', () => {
   let tree: { root: string; stackDir: string };
+  // A profile directory in the environment would add --cpu-prof flags to every entry.
+  const profileDir = process.env[CHILD_PROFILE_ENV];
   beforeEach(() => {
     tree = compiledTree();
     delete process.env[COMPILED_STACK_DIR_ENV];
+    delete process.env[CHILD_PROFILE_ENV];
   });
   afterEach(() => {
     delete process.env[COMPILED_STACK_DIR_ENV];
+    if (profileDir !== undefined) process.env[CHILD_PROFILE_ENV] = profileDir;
     rmSync(tree.root, { recursive: true, force: true });
   });
 

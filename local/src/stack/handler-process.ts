@@ -1,8 +1,8 @@
 /**
  * Entry point of a handler process: one Lambda handler (the transform's) imported in a child of the stack, so that its
  * decode, flatten and SQS sends run on the second core instead of the stack's main thread, which keeps the pollers,
- * the load and the merge. Started by handler-process-client.ts (`fork`), never imported; from source it runs under
- * tsx, from the bundled CLI as `handler-process.js` next to the bundle.
+ * the load and the merge. Started by handler-process-client.ts (`fork`), never imported; where it runs from (tsx or
+ * local/dist) is child-entry.ts's choice.
  *
  * The environment is the stack's (forked after the stack set its handler environment), so the handler module reads
  * the same endpoints, queue URLs and settings it would read in the stack's process. Invocations may overlap (one per

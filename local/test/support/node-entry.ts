@@ -7,8 +7,8 @@
  * runs under tsx's loader instead. Decided at each start, so an edit made while a suite runs is picked up.
  *
  * Only what local/dist is built to run is started from it: the CLI and the stack. The chaos harness imports the shared
- * test support, which local/dist does not mirror, so it always runs from the sources (support/ts-child.ts); the AWS
- * process of the stack it starts can still come from local/dist (compiledAwsProcessEnv).
+ * test support, which local/dist does not mirror, so it always runs from the sources (support/ts-child.ts); the child
+ * processes of the stack it starts (AWS processes, handler process) can still come from local/dist (compiledStackEnv).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
