@@ -15,6 +15,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { childEntry } from './child-entry';
+import { childEnded } from './child-ended';
 import type { CaptureStats } from './ddb-kinesis-capture';
 import { AWS_PROCESS_OPTIONS_ENV, type AwsProcessCommand, type AwsProcessEvent, type AwsProcessOptions } from './aws-process-protocol';
 
@@ -66,13 +67,8 @@ class Child {
     process.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4_000);
     });
-    // A process that could not be started (EAGAIN, EMFILE…) emits 'error' and never 'exit': it has ended all the same.
-    this.exited = new Promise((resolve) => {
-      process.once('exit', () => resolve());
-      process.once('error', (error) => {
-        this.failed = error.message;
-        resolve();
-      });
+    this.exited = childEnded(process).then((startError) => {
+      this.failed = startError;
     });
     process.on('message', (event: AwsProcessEvent) => {
       if ((event.type === 'stats' || event.type === 'reply' || event.type === 'ready') && event.stats) this.stats = event.stats;

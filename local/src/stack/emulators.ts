@@ -13,6 +13,7 @@ import path from 'node:path';
 import { listenOnLoopback } from './listen';
 import { startHttp2Bridge } from './kinesis-http2-bridge';
 import { PERSISTED, privateTree } from './persistence';
+import { childEnded } from './child-ended';
 
 /** Where the emulators listen. */
 export interface EmulatorEndpoints {
@@ -287,11 +288,8 @@ async function startFauxqsProcess(region: string, timeoutMs: number, journal?: s
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4_000);
   });
-  // A process that could not be started emits 'error' and never 'exit'.
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', () => resolve());
-  });
+  const ended = childEnded(child);
+  const exited = ended.then(() => undefined);
 
   const endpoint = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -308,9 +306,10 @@ async function startFauxqsProcess(region: string, timeoutMs: number, journal?: s
       clearTimeout(timer);
       reject(new EmulatorStartError(`SQS emulator (fauxqs) exited with code ${code}: ${stderr.trim()}`));
     });
-    child.once('error', (error) => {
+    void ended.then((startError) => {
+      if (startError === undefined) return;
       clearTimeout(timer);
-      reject(new EmulatorStartError(`SQS emulator (fauxqs) could not be started: ${error.message}`));
+      reject(new EmulatorStartError(`SQS emulator (fauxqs) could not be started: ${startError}`));
     });
   });
 

@@ -15,6 +15,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Context } from 'aws-lambda';
 import { handlerChildEntry } from './child-entry';
+import { childEnded } from './child-ended';
 import { HANDLER_PROCESS_REF_ENV, type HandlerProcessCommand, type HandlerProcessEvent, type HandlerProcessRef } from './handler-process-protocol';
 import type { LambdaHandler } from './lambda-runtime';
 
@@ -62,13 +63,8 @@ class Child {
       if (event.type === 'result') waiter?.resolve(event.result ?? undefined);
       else waiter?.reject(new CrossedHandlerError(event.error.name, event.error.message));
     });
-    // A process that could not be started (EAGAIN, EMFILE…) emits 'error' and never 'exit': it has ended all the same.
-    this.exited = new Promise((resolve) => {
-      process.once('exit', () => resolve());
-      process.once('error', () => {
-        this.broken = true;
-        resolve();
-      });
+    this.exited = childEnded(process).then((startError) => {
+      if (startError !== undefined) this.broken = true;
     });
     void this.exited.then(() => {
       const how = process.signalCode ?? `code ${process.exitCode}`;
