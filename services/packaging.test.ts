@@ -295,6 +295,8 @@ describe.each(SERVICES)('%s service', (service) => {
       const env = Object.fromEntries(Object.entries(environmentOf(f)).map(([name, value]) => [name, fakeDeployValue(value)]));
       // Load the handler as Lambda would (its environment, cold start only), then each shipped external the
       // bundle imports, from the unzipped artifact only: a missing module fails here, not at the first cold start.
+      // Deployed, tracing is on (provider.tracing.lambda): the X-Ray SDK must stay in its automatic mode, which
+      // shared/src/observability/xray-mode.ts turns off (with AWS_XRAY_MANUAL_MODE) only where the Tracer does not trace.
       const script = [
         "const path = require('node:path');",
         'const [root, file, exportName, modules] = process.argv.slice(1);',
@@ -305,19 +307,21 @@ describe.each(SERVICES)('%s service', (service) => {
         '  if (!resolved.startsWith(root + path.sep)) throw new Error(`${name} resolved outside the artifact: ${resolved}`);',
         '  require(resolved);',
         '}',
+        // AWS_XRAY_MANUAL_MODE as the handler left it (the X-Ray SDK is bundled, so its own mode cannot be asked here).
+        'process.stdout.write(JSON.stringify({ xrayManualMode: process.env.AWS_XRAY_MANUAL_MODE ?? null }));',
       ].join('\n');
 
       // Act
       const load = (): string =>
         execFileSync(process.execPath, ['-e', script, artifact.root, artifact.file, artifact.exportName, JSON.stringify(externals)], {
           cwd: artifact.root,
-          env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: f.name, LAMBDA_TASK_ROOT: artifact.root, ...env },
+          env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', AWS_LAMBDA_FUNCTION_NAME: f.name, LAMBDA_TASK_ROOT: artifact.root, ...env },
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],
         });
 
       // Assess
-      expect(load).not.toThrow();
+      expect({ fn: f.name, loaded: JSON.parse(load()) as unknown }).toEqual({ fn: f.name, loaded: { xrayManualMode: null } });
       expect(artifact.unzippedBytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT_BYTES);
       expect(artifact.names).toContain(`${artifact.file}.js.map`);
     }
