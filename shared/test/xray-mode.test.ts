@@ -24,12 +24,14 @@ const envWith = (extra: Record<string, string>): NodeJS.ProcessEnv => {
   return { ...env, ...extra };
 };
 
-describe.each([
+const CASES: ReadonlyArray<{ where: string; env: Record<string, string>; hook: boolean }> = [
   { where: 'in Lambda with tracing on (deployed)', env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' }, hook: true },
   { where: 'in Lambda with POWERTOOLS_TRACE_ENABLED=false', env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', POWERTOOLS_TRACE_ENABLED: 'false' }, hook: false },
   { where: 'in Lambda with POWERTOOLS_TRACE_ENABLED=FALSE', env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', POWERTOOLS_TRACE_ENABLED: 'FALSE' }, hook: false },
   { where: 'outside Lambda (the local stack, tests, the CLI)', env: {}, hook: false },
-])('loading the Tracer $where', ({ env, hook }) => {
+];
+
+describe.each(CASES)('loading the Tracer $where', ({ env, hook }) => {
   it(hook ? 'keeps the X-Ray SDK in automatic mode (its async hook on)' : 'starts the X-Ray SDK in manual mode (no async hook)', () => {
     // Act
     const probe = spawnSync(process.execPath, ['--import', 'tsx', '-e', PROBE], { env: envWith(env), encoding: 'utf8' });
