@@ -3,7 +3,7 @@
  * VACUUM_TASKS_WHILE_OPEN in duckdb.ts) and compacts when it closes. Row groups are read from DuckDB's own
  * storage information; the destination's content is compared before and after.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClaimRow } from '../src/domain/columns';
@@ -67,5 +67,36 @@ describe('the embedded warehouse file: no vacuum while open, compacted at close'
     expect(afterClose).toBe(1);
     expect(before).toHaveLength(POOL.length);
     expect(after).toEqual(before);
+  });
+
+  it('closed with checkpoint: false (the chaos stack kill), leaves its WAL for the next open to replay and compacts nothing', async () => {
+    // Prepare
+    const crashed = path.join(dir, 'crashed.duckdb');
+    let warehouse = await openTestWarehouse({ path: crashed });
+    await warehouse.init();
+    for (let cycle = 0; cycle < CYCLES; cycle += 1) {
+      await warehouse.stage(cycleRows(cycle));
+      await warehouse.merge();
+      await warehouse.query('CHECKPOINT');
+    }
+    await warehouse.stage(cycleRows(CYCLES));
+    const before = await destination(warehouse);
+    const staged = (await warehouse.status()).staged;
+
+    // Act
+    await warehouse.close({ checkpoint: false });
+    const walBytes = statSync(`${crashed}.wal`, { throwIfNoEntry: false })?.size ?? 0;
+    warehouse = await openTestWarehouse({ path: crashed });
+    const rowGroups = await destinationRowGroups(warehouse);
+    const after = await destination(warehouse);
+    const stagedAfter = (await warehouse.status()).staged;
+    await warehouse.close();
+
+    // Assess: the last stage was only in the WAL, and the replay brought it back; no compaction ran.
+    expect(walBytes).toBeGreaterThan(0);
+    expect(staged).toBeGreaterThan(0);
+    expect(stagedAfter).toBe(staged);
+    expect(after).toEqual(before);
+    expect(rowGroups).toBeGreaterThanOrEqual(CYCLES);
   });
 });

@@ -251,8 +251,7 @@ export class ChaosStack {
     // The warehouse is the process's (the handlers share it): closed without the checkpoint a clean shutdown makes,
     // so the next open replays the WAL, as it does after a crash. Nothing of the dead stack uses it any more.
     const warehouse = await this.warehouse();
-    await warehouse.query('PRAGMA disable_checkpoint_on_shutdown').catch(() => undefined);
-    await warehouse.close();
+    await warehouse.close({ checkpoint: false });
 
     // Handlers imported for the first stack keep its queue URLs: the SQS emulator comes back on the same port.
     const sqsPort = old.endpoints.sqs ? Number(new URL(old.endpoints.sqs).port) : undefined;

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigurationError } from '../domain/errors';
-import type { CallOptions, MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from './port';
+import type { CallOptions, CloseOptions, MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from './port';
 import type { SnowflakeKeySource } from './snowflake-credentials';
 import type { SnowflakeOptions } from './snowflake';
 
@@ -127,10 +127,10 @@ export class LazyWarehouse implements Warehouse {
     return (await this.#target()).status();
   }
 
-  async close(): Promise<void> {
+  async close(options?: CloseOptions): Promise<void> {
     const opening = this.#opening;
     this.#opening = undefined;
-    if (opening) await (await opening.catch(() => undefined))?.close();
+    if (opening) await (await opening.catch(() => undefined))?.close(options);
   }
 }
 

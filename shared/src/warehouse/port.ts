@@ -95,7 +95,16 @@ export interface Warehouse {
   /** Runs a query and returns its rows. */
   query(sql: string): Promise<ResultRow[]>;
   status(): Promise<WarehouseStatus>;
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** How {@link Warehouse.close} closes. */
+export interface CloseOptions {
+  /**
+   * `false`: close as a crash leaves the warehouse (DuckDB: no shutdown checkpoint and no compaction, so the next open
+   * replays the WAL); the chaos harness's stack kill. Default `true`. Snowflake has nothing to checkpoint.
+   */
+  readonly checkpoint?: boolean;
 }
 
 /** The warehouse could not do what was asked (connection, SQL, transaction). Carries no row values. */
