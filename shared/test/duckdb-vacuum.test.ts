@@ -35,6 +35,17 @@ const destinationRowGroups = async (warehouse: DuckDbWarehouse): Promise<number>
   const [result] = await warehouse.query(`SELECT COUNT(DISTINCT row_group_id) AS n FROM pragma_storage_info('${TABLES.destination}')`);
   return Number(result?.n);
 };
+/** A warehouse file that went through every cycle: stage, merge, checkpoint. */
+const mergedInCycles = async (file: string): Promise<DuckDbWarehouse> => {
+  const warehouse = await openTestWarehouse({ path: file });
+  await warehouse.init();
+  for (let cycle = 0; cycle < CYCLES; cycle += 1) {
+    await warehouse.stage(cycleRows(cycle));
+    await warehouse.merge();
+    await warehouse.query('CHECKPOINT');
+  }
+  return warehouse;
+};
 const destination = (warehouse: DuckDbWarehouse) => warehouse.query(`SELECT * FROM ${TABLES.destination} ORDER BY claimId`);
 
 describe('the embedded warehouse file: no vacuum while open, compacted at close', () => {
@@ -44,13 +55,7 @@ describe('the embedded warehouse file: no vacuum while open, compacted at close'
 
   it('keeps the replaced rows’ row groups across checkpoints while open, and compacts them into one at close, content unchanged', async () => {
     // Prepare: merges that replace a fifth of the destination each, each followed by a checkpoint.
-    let warehouse = await openTestWarehouse({ path: file });
-    await warehouse.init();
-    for (let cycle = 0; cycle < CYCLES; cycle += 1) {
-      await warehouse.stage(cycleRows(cycle));
-      await warehouse.merge();
-      await warehouse.query('CHECKPOINT');
-    }
+    let warehouse = await mergedInCycles(file);
     const before = await destination(warehouse);
     const whileOpen = await destinationRowGroups(warehouse);
 
@@ -72,13 +77,7 @@ describe('the embedded warehouse file: no vacuum while open, compacted at close'
   it('closed with checkpoint: false (the chaos stack kill), leaves its WAL for the next open to replay and compacts nothing', async () => {
     // Prepare
     const crashed = path.join(dir, 'crashed.duckdb');
-    let warehouse = await openTestWarehouse({ path: crashed });
-    await warehouse.init();
-    for (let cycle = 0; cycle < CYCLES; cycle += 1) {
-      await warehouse.stage(cycleRows(cycle));
-      await warehouse.merge();
-      await warehouse.query('CHECKPOINT');
-    }
+    let warehouse = await mergedInCycles(crashed);
     await warehouse.stage(cycleRows(CYCLES));
     const before = await destination(warehouse);
     const staged = (await warehouse.status()).staged;
