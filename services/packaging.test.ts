@@ -296,7 +296,7 @@ describe.each(SERVICES)('%s service', (service) => {
       // Load the handler as Lambda would (its environment, cold start only), then each shipped external the
       // bundle imports, from the unzipped artifact only: a missing module fails here, not at the first cold start.
       // Deployed, tracing is on (provider.tracing.lambda): the X-Ray SDK must stay in its automatic mode, which
-      // shared/src/observability/xray-mode.ts turns off (with AWS_XRAY_MANUAL_MODE) only where the Tracer does not trace.
+      // shared/src/observability/xray-mode.ts turns off (with AWS_XRAY_MANUAL_MODE) only outside Lambda.
       const script = [
         "const path = require('node:path');",
         'const [root, file, exportName, modules] = process.argv.slice(1);',

@@ -332,8 +332,10 @@ async function tearDown(run: ChaosRun): Promise<void> {
   await chaos?.stack.stop().catch((e: Error) => {
     run.error ??= `stack stop: ${e.message}`;
   });
-  // The process's warehouse (shared with the handlers) holds the DuckDB file open until closed.
-  await run.warehouse?.close().catch(() => undefined);
+  // The process's warehouse (shared with the handlers) holds the DuckDB file open until closed (and compacts it).
+  await run.warehouse?.close().catch((e: Error) => {
+    run.error ??= `warehouse close: ${e.message}`;
+  });
 }
 
 /** The report; the temporary state directory of a passed run goes (one named with --state-dir, or kept, stays). */

@@ -6,7 +6,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDbWarehouse } from '@claims-cdc/shared/warehouse/duckdb';
-import type { MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from '@claims-cdc/shared/warehouse/port';
+import type { CloseOptions, MergeResult, MergeStepHook, ResultRow, StageResult, Warehouse, WarehouseStatus } from '@claims-cdc/shared/warehouse/port';
 import { messageOf, scrubbedWarehouseError } from '@claims-cdc/shared/warehouse/scrub';
 
 /** The statements `sql` accepts, as a user writes them. */
@@ -99,11 +99,11 @@ export class ReadOnlyQueries implements Warehouse {
     return this.target.status();
   }
 
-  async close(): Promise<void> {
+  async close(options?: CloseOptions): Promise<void> {
     const twin = this.#twin;
     this.#twin = undefined;
     await (await twin?.catch(() => undefined))?.close();
-    await this.target.close();
+    await this.target.close(options);
   }
 
   #openTwin(): Promise<DuckDbWarehouse> {

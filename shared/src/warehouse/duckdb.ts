@@ -19,10 +19,11 @@ const CHECKPOINT_THRESHOLD = '128MB';
 /**
  * Vacuum tasks a checkpoint may run while the pipeline works: none. A vacuum compacts row groups with deleted rows
  * (every merge deletes the changed claims' destination rows), and it made the checkpoint that ran it erratic: on the
- * bench's end-to-end file, thirty merge-sized cycles (3,000 destination rows replaced each) checkpointed in 74–1,568 ms
- * with DuckDB's default of 100 tasks (1, 3: the same spikes) and in 76–114 ms with none. Such a spike stalls the loads
- * and merges running with it, which decided the freshness tail. The cost of none: the replaced rows' space stays in
- * the file (about 1 MB per 3,000 updates there) until {@link DuckDbWarehouse.close} compacts it.
+ * bench's end-to-end file, thirty merge-sized cycles (3,000 destination rows replaced each) checkpointed in
+ * 74–1,568 ms with DuckDB's default of 100 tasks (with 1 or 3 tasks: the same spikes) and in 76–114 ms with none. Such
+ * a spike stalls the loads and merges running with it, which decided the freshness tail. The cost of none: the
+ * replaced rows' space stays in the file (about 1 MB per 3,000 updates there), and scans read past those rows, until
+ * {@link DuckDbWarehouse.close} compacts them.
  */
 const VACUUM_TASKS_WHILE_OPEN = '0';
 /** A table created and dropped in one transaction at close, so that its checkpoint runs (see `close`). */
@@ -205,32 +206,40 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   /**
-   * Waits for the stage and merge in flight, then closes. A file opened for writing is compacted first: its last
-   * checkpoint runs with DuckDB's default vacuum (see {@link VACUUM_TASKS_WHILE_OPEN}), when nothing else is running.
-   * This compacts what this session and any session killed before its close left behind; `claims-cdc up` pays it
-   * when it stops (0.6 s for 24,000 replaced rows on the bench's end-to-end file; 3–5 s after the bench's merge of
-   * 100,000 events into 1,000,000 rows). `checkpoint: false` closes as a crash would: no compaction, no checkpoint.
+   * Waits for the stage and merge in flight, then closes, holding both locks so none starts meanwhile (a CHECKPOINT
+   * fails beside an open write transaction). A file opened for writing is compacted first: its last checkpoint runs
+   * with DuckDB's default vacuum (see {@link VACUUM_TASKS_WHILE_OPEN}). This compacts what this session and any
+   * session killed before its close left behind; `claims-cdc up` pays it when it stops (0.6 s for 24,000 replaced rows
+   * on the bench's end-to-end file; 3–5 s after the bench's merge of 100,000 events into 1,000,000 rows).
+   * `checkpoint: false` closes as a crash would: no compaction, no checkpoint. A failure is a {@link WarehouseError}
+   * (the file is closed all the same; what was committed is in it or in its WAL).
    */
   async close(options: CloseOptions = {}): Promise<void> {
-    await this.#mergeLock.run(async () => undefined);
-    await this.#stageLock.run(async () => undefined);
     try {
-      if (options.checkpoint === false) await (await this.#connection('query')).run('PRAGMA disable_checkpoint_on_shutdown');
-      else if (this.#compactOnClose) {
-        const connection = await this.#connection('query');
-        await connection.run('RESET max_vacuum_tasks');
-        // A checkpoint of a database with no change since the last one does nothing, and vacuums nothing: a change
-        // that leaves nothing behind (one transaction, so a kill leaves nothing either) makes this one run.
-        await this.#transaction(connection, async () => {
-          await connection.run(`CREATE TABLE ${COMPACTION_MARKER} (marker INTEGER)`);
-          await connection.run(`DROP TABLE ${COMPACTION_MARKER}`);
-        });
-        await connection.run('CHECKPOINT');
-      }
+      await this.#mergeLock.run(() => this.#stageLock.run(() => this.#beforeClose(options)));
+    } catch (error) {
+      throw scrubbedWarehouseError(error);
     } finally {
       for (const connection of [this.#stageConnection, this.#mergeConnection, this.#queryConnection]) connection?.closeSync();
       this.instance.closeSync();
     }
+  }
+
+  async #beforeClose(options: CloseOptions): Promise<void> {
+    if (options.checkpoint === false) {
+      await (await this.#connection('query')).run('PRAGMA disable_checkpoint_on_shutdown');
+      return;
+    }
+    if (!this.#compactOnClose) return;
+    const connection = await this.#connection('query');
+    await connection.run('RESET max_vacuum_tasks');
+    // A checkpoint of a database with no change since the last one does nothing, and vacuums nothing: a change that
+    // leaves nothing behind (one transaction, so a kill leaves nothing either) makes this one run.
+    await this.#transaction(connection, async () => {
+      await connection.run(`CREATE TABLE ${COMPACTION_MARKER} (marker INTEGER)`);
+      await connection.run(`DROP TABLE ${COMPACTION_MARKER}`);
+    });
+    await connection.run('CHECKPOINT');
   }
 
   async #connection(kind: 'stage' | 'merge' | 'query'): Promise<DuckDBConnection> {

@@ -82,7 +82,11 @@ const open = async (config: WarehouseConfig): Promise<Warehouse> => {
     try {
       await warehouse.init();
     } catch (error) {
-      await warehouse.close();
+      // Closed as after a crash (no compaction: the least work that can fail). The init error is the one to report; a
+      // failure to close as well goes with it as its cause.
+      await warehouse.close({ checkpoint: false }).catch((closeError: unknown) => {
+        if (error instanceof Error && error.cause === undefined) error.cause = closeError;
+      });
       throw error;
     }
     return warehouse;

@@ -176,7 +176,8 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
     await live?.stop().catch(() => undefined);
     await quarantine?.stop().catch(() => undefined);
     await stack.stop();
-    await warehouse.close().catch(() => undefined);
+    // Closing compacts the file: a failure is reported (nothing committed is lost: it is in the file or its WAL).
+    await warehouse.close().catch((error: unknown) => io.err(`the warehouse did not close cleanly: ${(error as Error).message}`));
     await logs.close();
   };
   try {
