@@ -98,4 +98,22 @@ describe('the embedded warehouse file: no vacuum while open, compacted at close'
     expect(after).toEqual(before);
     expect(rowGroups).toBeGreaterThanOrEqual(CYCLES);
   });
+
+  it('compacts at close even when a compaction marker table was left in the file (by hand)', async () => {
+    // Prepare
+    const marked = path.join(dir, 'marked.duckdb');
+    let warehouse = await mergedInCycles(marked);
+    await warehouse.query('CREATE TABLE claims_cdc_compaction_marker (marker INTEGER)');
+
+    // Act
+    await warehouse.close();
+    warehouse = await openTestWarehouse({ path: marked });
+    const rowGroups = await destinationRowGroups(warehouse);
+    const [left] = await warehouse.query("SELECT COUNT(*) AS n FROM duckdb_tables() WHERE table_name = 'claims_cdc_compaction_marker'");
+    await warehouse.close();
+
+    // Assess
+    expect(rowGroups).toBe(1);
+    expect(left).toEqual({ n: 0 });
+  });
 });

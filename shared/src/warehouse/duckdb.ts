@@ -234,9 +234,10 @@ export class DuckDbWarehouse implements Warehouse {
     const connection = await this.#connection('query');
     await connection.run('RESET max_vacuum_tasks');
     // A checkpoint of a database with no change since the last one does nothing, and vacuums nothing: a change that
-    // leaves nothing behind (one transaction, so a kill leaves nothing either) makes this one run.
+    // leaves nothing behind (one transaction, so a kill leaves nothing either) makes this one run. OR REPLACE: a
+    // marker someone else left (by hand) does not stop the close.
     await this.#transaction(connection, async () => {
-      await connection.run(`CREATE TABLE ${COMPACTION_MARKER} (marker INTEGER)`);
+      await connection.run(`CREATE OR REPLACE TABLE ${COMPACTION_MARKER} (marker INTEGER)`);
       await connection.run(`DROP TABLE ${COMPACTION_MARKER}`);
     });
     await connection.run('CHECKPOINT');

@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
+import { scrubbedWarehouseError } from '@claims-cdc/shared/warehouse/scrub';
 import { collectPipelineStatus } from '../../inspect/collect-status';
 import { formatStatusLine } from '../../inspect/pipeline-status';
 import { stackWarehouse } from '../../inspect/stack-warehouse';
@@ -177,7 +178,7 @@ const runStack = async (stateDir: string, values: UpValues, io: Io): Promise<num
     await quarantine?.stop().catch(() => undefined);
     await stack.stop();
     // Closing compacts the file: a failure is reported (nothing committed is lost: it is in the file or its WAL).
-    await warehouse.close().catch((error: unknown) => io.err(`the warehouse did not close cleanly: ${(error as Error).message}`));
+    await warehouse.close().catch((error: unknown) => io.err(`the warehouse did not close cleanly: ${scrubbedWarehouseError(error).message}`));
     await logs.close();
   };
   try {
