@@ -18,16 +18,22 @@ export interface ChangeRecordInput extends Omit<WireChangeInput, 'keys' | 'newIm
 export const marshallImage = (image: Record<string, unknown>): WireItem => marshall(image, { removeUndefinedValues: true }) as unknown as WireItem;
 
 // `marshall` leaves binary (B, BS) as bytes, which JSON.stringify would print as {"0":…}; a stream record carries
-// binary as base64 text, as DynamoDB JSON does on the wire.
+// binary as base64 text, as DynamoDB JSON does on the wire. A value holding no bytes comes back as it is (the
+// marshalled item is ours alone): copying every item cost the chaos harness's writer a fifth of its time.
 const base64Binary = (value: unknown): unknown => {
   if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-  if (Array.isArray(value)) return value.map(base64Binary);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, base64Binary(v)]));
-  return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const mapped = value.map(base64Binary);
+    return mapped.some((v, i) => v !== value[i]) ? mapped : value;
+  }
+  const entries = Object.entries(value);
+  const mapped = entries.map(([k, v]) => [k, base64Binary(v)] as const);
+  return mapped.some(([, v], i) => v !== entries[i]![1]) ? Object.fromEntries(mapped) : value;
 };
 
 /** A plain item as the DynamoDB JSON a stream record carries (binary as base64 text). */
-const wireImage = (image: Record<string, unknown>): WireItem => base64Binary(marshallImage(image)) as WireItem;
+export const wireImage = (image: Record<string, unknown>): WireItem => base64Binary(marshallImage(image)) as WireItem;
 
 /** Builds a record from plain items (marshalled to DynamoDB JSON here; `NumberValue`, sets, bytes and null included). */
 export const buildChangeRecord = ({ keys, newImage, oldImage, ...rest }: ChangeRecordInput): DynamoDBKinesisRecord =>

@@ -14,7 +14,8 @@ import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/c
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBKinesisRecord, EventName } from '@claims-cdc/shared';
-import { buildChangeRecord } from '@claims-cdc/shared/test-support/change-records';
+import { buildWireChangeRecord, type WireItem } from '@claims-cdc/shared/domain/change-record';
+import { wireImage } from '@claims-cdc/shared/test-support/change-records';
 import type { SNAPSHOT_EVENT_NAME } from '@claims-cdc/shared/domain/snapshot';
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -276,6 +277,12 @@ function addToLedger(ledger: Ledger, record: DynamoDBKinesisRecord, claimId: str
   if (record.eventName === 'REMOVE') ledger.removeEventIds.set(claimId, record.eventID);
 }
 
+/** An item as DynamoDB JSON, and its size as DynamoDB counts it. */
+interface WireImage {
+  readonly image: WireItem;
+  readonly bytes: number;
+}
+
 /**
  * Puts the record DynamoDB would write for each change straight onto the stream. `maxLag` bounds how far the
  * writer runs ahead of the transform (records on the stream not yet acknowledged), so a long run measures the
@@ -285,6 +292,7 @@ export class DirectSource implements Source {
   readonly #outbox: KinesisOutbox;
   readonly #clock = new MonotonicMicros();
   readonly #ledger = emptyLedger();
+  readonly #wireImages = new WeakMap<object, WireImage>();
   #emitted = 0;
   /** With `stack-kill`: the payloads on the stream, counted as the tail reads them. */
   readonly #copies?: PayloadCopies;
@@ -312,27 +320,45 @@ export class DirectSource implements Source {
 
   async apply(op: ChangeOp): Promise<void> {
     const tableName = this.ref.stack.resources.table.name;
-    const keys = { claim_id: op.claimId };
     const micros = this.#clock.next();
     const precision = this.precision?.next() ?? 'MICROSECOND';
-    const record = buildChangeRecord({
+    const keys = wireImage({ claim_id: op.claimId });
+    const newImage = op.kind === 'REMOVE' ? undefined : this.#wire(op.after);
+    const oldImage = op.kind === 'INSERT' ? undefined : this.#wire(op.before);
+    const record = buildWireChangeRecord({
       eventName: op.kind,
       tableName,
       keys,
-      ...(op.kind === 'REMOVE' ? {} : { newImage: op.after }),
-      ...(op.kind === 'INSERT' ? {} : { oldImage: op.before }),
+      ...(newImage ? { newImage: newImage.image } : {}),
+      ...(oldImage ? { oldImage: oldImage.image } : {}),
       micros,
       precision,
     });
     this.precision?.count(op.claimId, micros, precision);
     // DynamoDB's own size accounting, as the capture reports it.
-    record.dynamodb.SizeBytes = itemSizeBytes(record.dynamodb.Keys) + itemSizeBytes(record.dynamodb.NewImage) + itemSizeBytes(record.dynamodb.OldImage);
+    record.dynamodb.SizeBytes = itemSizeBytes(keys) + (newImage?.bytes ?? 0) + (oldImage?.bytes ?? 0);
     const data = Buffer.from(JSON.stringify(record));
     this.#outbox.enqueue({ streamName: this.ref.stack.resources.stream.name, partitionKey: partitionKeyOf(tableName, record), data });
     addToLedger(this.#ledger, record, op.claimId, data);
     this.#emitted += 1;
     if (this.#outbox.stats.pending >= 1_000) await this.#outbox.flush();
     while (this.lag(this.#emitted) > this.maxLag) await sleep(20);
+  }
+
+  /**
+   * An item of the model as DynamoDB JSON, with its size. The model never changes an item it holds (a MODIFY stores a
+   * changed copy), and a MODIFY's or REMOVE's `before` is the object the change before it stored, so each item is
+   * marshalled once: marshalling both images of every change was most of the writer's time, on the thread the
+   * stack's pollers share.
+   */
+  #wire(item: Record<string, unknown>): WireImage {
+    let wire = this.#wireImages.get(item);
+    if (!wire) {
+      const image = wireImage(item);
+      wire = { image, bytes: itemSizeBytes(image) };
+      this.#wireImages.set(item, wire);
+    }
+    return wire;
   }
 
   async finish(): Promise<void> {
