@@ -1,6 +1,6 @@
 /** Turns the stage reports into the results table (markdown), with goals next to the figures and a cost model. */
 import { GOALS } from './options';
-import type { EndToEndResult, FreshnessPoint, LoadResult, MergeResult, StageReport, TransformResult } from './results';
+import type { EndToEndResult, FreshnessPoint, LoadResult, MergeResult, ProcessCpu, StageReport, TransformResult } from './results';
 
 /** The machine a run measured. */
 export interface Machine {
@@ -48,6 +48,45 @@ const freshnessCell = (p: FreshnessPoint | undefined): string =>
   p === undefined
     ? 'n/a'
     : `p50 ${sec(p.p50)} · p95 ${sec(p.p95)} · p99 ${sec(p.p99)} (target ${int(p.rate)}/s, achieved ${int(p.achievedRate)}/s, ${int(p.samples)} of ${int(p.writes)} rows)`;
+
+/** The stack's processes as the report names them (see {@link ProcessCpu}). */
+const PROCESS_NAMES: Record<string, string> = {
+  main: "stack's own process",
+  transform: 'transform process',
+  dynamodb: 'DynamoDB emulator',
+  stream: 'Kinesis emulator + capture',
+  sqs: 'SQS emulator',
+};
+
+/** CPU seconds per event, summed over every process: what an event costs the machine, whichever core runs it. */
+const cpuPerEvent = (cpu: ProcessCpu): number => Object.values(cpu.seconds).reduce((sum, n) => sum + n, 0) / cpu.events;
+
+/**
+ * Why the drain is as fast as it is: its CPU per event over all processes, and the rate that leaves on this machine's
+ * cores if every core were busy all the time (the ceiling no tuning of waits can pass).
+ */
+const drainCeiling = (cpu: ProcessCpu | undefined, cores: number): { text: string; eventsPerSecond: number } | undefined => {
+  if (cpu === undefined || cpu.events === 0) return undefined;
+  const perEvent = cpuPerEvent(cpu);
+  const eventsPerSecond = cores / perEvent;
+  const parts = Object.entries(cpu.seconds).map(([name, n]) => `${name} ${((n / cpu.events) * 1e6).toFixed(0)}`);
+  return { text: `${(perEvent * 1e6).toFixed(0)} µs of CPU per event (${parts.join(', ')}): at most ${int(eventsPerSecond)} events/s on ${cores} cores`, eventsPerSecond };
+};
+
+/** The busiest process while a freshness rate ran, and its share of the time (a process at ~100 % sets the pace). */
+const busiest = (cpu: ProcessCpu | undefined): { name: string; share: number } | undefined => {
+  if (cpu === undefined || cpu.wallSeconds <= 0) return undefined;
+  const [name, seconds] = Object.entries(cpu.seconds).sort((a, b) => b[1] - a[1])[0] ?? [];
+  return name === undefined || seconds === undefined ? undefined : { name, share: seconds / cpu.wallSeconds };
+};
+
+/** "; CPU 166 % of 200 %, busiest …" for a freshness point whose CPU was measured: how close the machine was to full. */
+const busiestNote = (p: FreshnessPoint, cores: number): string => {
+  const top = busiest(p.cpu);
+  if (!top || !p.cpu) return '';
+  const all = Object.values(p.cpu.seconds).reduce((sum, n) => sum + n, 0) / p.cpu.wallSeconds;
+  return `; CPU of all processes ${Math.round(all * 100)} % of ${cores * 100} %, busiest the ${PROCESS_NAMES[top.name] ?? top.name} at ${Math.round(top.share * 100)} %`;
+};
 
 /** The summary table: one line per measured figure. */
 export const summaryTable = (r: BenchResults): string => {
@@ -155,12 +194,15 @@ export const summaryTable = (r: BenchResults): string => {
   if (e && e.result.available) {
     const x = e.result;
     if (x.drain) {
+      const met = Number.isFinite(x.drain.seconds) ? x.drain.eventsPerSecond >= GOALS.drainEventsPerSecond : false;
+      const ceiling = drainCeiling(x.drain.cpu, r.machine.cores);
       rows.push([
         '4a Drain',
         `embedded stack, real handlers: a stream pre-filled with ${int(x.drain.events)} change records → merged destination (${int(x.drain.destinationRows)} of ${int(x.drain.expectedRows)} expected rows)`,
-        Number.isFinite(x.drain.seconds) ? `${int(x.drain.eventsPerSecond)} events/s (${sec(x.drain.seconds, 1)})` : 'did not drain in time',
+        (Number.isFinite(x.drain.seconds) ? `${int(x.drain.eventsPerSecond)} events/s (${sec(x.drain.seconds, 1)})` : 'did not drain in time') +
+          (ceiling ? `; ${ceiling.text}` : ''),
         `≥ ${int(GOALS.drainEventsPerSecond)}/s`,
-        status(Number.isFinite(x.drain.seconds) ? x.drain.eventsPerSecond >= GOALS.drainEventsPerSecond : false),
+        status(met) + (!met && ceiling && ceiling.eventsPerSecond < GOALS.drainEventsPerSecond ? `: CPU-bound, the ceiling is ${int(ceiling.eventsPerSecond)}/s` : ''),
         mb(e.peakRssBytes),
       ]);
     }
@@ -173,7 +215,9 @@ export const summaryTable = (r: BenchResults): string => {
       `DynamoDB write (capture's ApproximateCreationDateTime) → row visible in the destination, writes at ${int(GOALS.freshnessRate)}/s, 1 s merge interval`,
       freshnessCell(shownPoint(points, 'dynamodb')),
       `p99 ≤ ${GOALS.freshnessP99Seconds} s at ${int(GOALS.freshnessRate)}/s`,
-      viaDb === undefined || viaDb.p99 === null ? `${status(null)} at ${int(GOALS.freshnessRate)}/s` : reached(viaDb) ? status(viaDb.p99 <= GOALS.freshnessP99Seconds) : `**not met** (the writer reached only ${int(viaDb.achievedRate)}/s)`,
+      viaDb === undefined || viaDb.p99 === null
+        ? `${status(null)} at ${int(GOALS.freshnessRate)}/s`
+        : (reached(viaDb) ? status(viaDb.p99 <= GOALS.freshnessP99Seconds) : `**not met** (the writer reached only ${int(viaDb.achievedRate)}/s)`) + busiestNote(viaDb, r.machine.cores),
       '',
     ]);
     rows.push([
@@ -280,6 +324,26 @@ const details = (r: BenchResults): string[] => {
       out.push('### End to end: handler time during the drain', '');
       out.push('| Handler | invocations | busy | per event |', '|---|---|---|---|');
       for (const [name, v] of Object.entries(h)) out.push(`| ${name} | ${int(v.invocations)} | ${sec(v.seconds, 1)} | ${((v.seconds / e.drain.events) * 1e6).toFixed(0)} µs |`);
+      out.push('');
+    }
+    const spans: [string, ProcessCpu | undefined][] = [
+      ['drain', e.drain?.cpu],
+      ...(e.freshness ?? []).map((p): [string, ProcessCpu | undefined] => [`${p.path === 'dynamodb' ? 'to DynamoDB' : 'to the stream'} at ${int(p.rate)}/s`, p.cpu]),
+    ];
+    const measured = spans.filter((span): span is [string, ProcessCpu] => span[1] !== undefined);
+    if (measured.length > 0) {
+      const names = [...new Set(measured.flatMap(([, cpu]) => Object.keys(cpu.seconds)))];
+      out.push('### End to end: CPU per process (µs per event, and % of one core)', '');
+      out.push(
+        `Each process's CPU time (/proc) over the span, per event; the freshness spans include the bench's writer (in the stack's own process). ${names.map((n) => `${n}: ${PROCESS_NAMES[n] ?? n}`).join('; ')}.`,
+        '',
+      );
+      out.push(`| Span | ${names.join(' | ')} | all |`, `|---|${names.map(() => '---').join('|')}|---|`);
+      for (const [span, cpu] of measured) {
+        const cell = (n: number | undefined) => (n === undefined ? '' : `${((n / cpu.events) * 1e6).toFixed(0)} µs (${Math.round((n / cpu.wallSeconds) * 100)} %)`);
+        const all = Object.values(cpu.seconds).reduce((sum, n) => sum + n, 0);
+        out.push(`| ${span} | ${names.map((n) => cell(cpu.seconds[n])).join(' | ')} | ${cell(all)} |`);
+      }
       out.push('');
     }
     if (e.freshness && e.freshness.length > 0) {

@@ -175,6 +175,17 @@ export interface EndToEndOptions {
 }
 
 /** Freshness at one write rate. */
+/**
+ * CPU seconds each of the stack's processes used over a measured span: `main` (the stack's own process: pollers,
+ * load, merge, and the bench's writer), `transform` (the transform's handler process), `dynamodb` (DynamoDB, behind
+ * the capture), `stream` (Kinesis and the capture), `sqs`. A process missing was not running or not readable.
+ */
+export interface ProcessCpu {
+  readonly wallSeconds: number;
+  readonly events: number;
+  readonly seconds: Readonly<Record<string, number>>;
+}
+
 export interface FreshnessPoint {
   /** Where the writes went in: DynamoDB (captured onto the stream) or the stream directly. */
   readonly path: 'dynamodb' | 'stream';
@@ -190,6 +201,8 @@ export interface FreshnessPoint {
   readonly p95: number | null;
   readonly p99: number | null;
   readonly max: number | null;
+  /** CPU of each process while this rate ran, the writer included (absent in results from before session 10). */
+  readonly cpu?: ProcessCpu;
 }
 
 /** Stage 4: drain rate and freshness, or what the embedded stack lacks. */
@@ -205,6 +218,8 @@ export interface EndToEndResult {
     readonly expectedRows: number;
     /** Invocations and summed invocation time of each handler during the drain (Lambda bills duration). */
     readonly handlers: Record<'transform' | 'load' | 'merge', { readonly invocations: number; readonly seconds: number }>;
+    /** CPU of each process during the drain (absent in results from before session 10). */
+    readonly cpu?: ProcessCpu;
   };
   readonly freshness?: FreshnessPoint[];
 }

@@ -24,50 +24,50 @@ import { type Claim, generateClaims, TABLES } from '@claims-cdc/shared';
 import { changeRecord } from '@claims-cdc/shared/test-support/factories';
 import type { Warehouse } from '@claims-cdc/shared/warehouse/port';
 import { percentile, progress, secondsSince } from '../measure';
-import type { EndToEndOptions, EndToEndResult, FreshnessPoint } from '../results';
+import type { EndToEndOptions, EndToEndResult, FreshnessPoint, ProcessCpu } from '../results';
 import { claimIdFor, planChanges } from '../seed-data';
 
 type StackModule = typeof import('../../local/src/stack');
 
 
 /**
- * CPU seconds (user + system) used so far by the stack's child processes (DynamoDB, Kinesis + capture, SQS), from
- * /proc (Linux; undefined elsewhere). Clock ticks are 100/s on Linux.
+ * CPU seconds (user + system) used so far by one of the stack's child processes, from /proc (Linux; undefined
+ * elsewhere, or once it has exited). Clock ticks are 100/s on Linux.
  */
-const childCpuSeconds = (pids: Record<string, number | undefined>): number | undefined => {
-  let total = 0;
-  for (const pid of Object.values(pids)) {
-    if (pid === undefined) continue;
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return undefined;
-    }
+const childCpuSeconds = (pid: number | undefined): number | undefined => {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
   }
-  return total;
 };
 
-/** CPU use of the stack's processes over a measured span, printed beside its figure (load-independent-ish). */
+/** Every process's CPU so far: this one (the stack's own, with the bench's writer) and each child. */
+const cpuNow = (stack: { childPids(): Record<string, number | undefined> }): Record<string, number | undefined> => {
+  const own = process.cpuUsage();
+  const children = Object.fromEntries(Object.entries(stack.childPids()).map(([name, pid]) => [name, childCpuSeconds(pid)]));
+  return { main: (own.user + own.system) / 1e6, ...children };
+};
+
+/**
+ * CPU use of the stack's processes over a measured span: the seconds each used, kept in the results so the report
+ * can say what bounds a figure (a process busy all the time, or the sum over both cores), not only print it.
+ */
 const cpuMeter = (stack: { childPids(): Record<string, number | undefined> }) => {
-  const main = process.cpuUsage();
-  const split = () => {
-    const { transform, ...emulators } = stack.childPids();
-    return { emulators: childCpuSeconds(emulators), transform: transform === undefined ? undefined : childCpuSeconds({ transform }) };
-  };
-  const before = split();
-  return (events: number): string => {
-    const used = process.cpuUsage(main);
-    const mainSeconds = (used.user + used.system) / 1e6;
-    const after = split();
-    const delta = (key: 'emulators' | 'transform') => (before[key] === undefined || after[key] === undefined ? undefined : (after[key] as number) - (before[key] as number));
-    const perEvent = (seconds: number) => `${((seconds / events) * 1e6).toFixed(0)} µs/event`;
-    const parts = [`main ${mainSeconds.toFixed(1)} s (${perEvent(mainSeconds)})`];
-    const transform = delta('transform');
-    if (transform !== undefined) parts.push(`transform process ${transform.toFixed(1)} s (${perEvent(transform)})`);
-    const emulators = delta('emulators');
-    if (emulators !== undefined) parts.push(`AWS processes ${emulators.toFixed(1)} s (${perEvent(emulators)})`);
-    return `CPU: ${parts.join(', ')}`;
+  const before = cpuNow(stack);
+  const started = process.hrtime.bigint();
+  return (events: number): { cpu: ProcessCpu; text: string } => {
+    const after = cpuNow(stack);
+    const seconds: Record<string, number> = {};
+    for (const [name, end] of Object.entries(after)) {
+      const start = before[name];
+      if (start !== undefined && end !== undefined) seconds[name] = end - start;
+    }
+    const cpu: ProcessCpu = { wallSeconds: secondsSince(started), events, seconds };
+    const perEvent = (n: number) => `${((n / events) * 1e6).toFixed(0)} µs/event`;
+    return { cpu, text: `CPU: ${Object.entries(seconds).map(([name, n]) => `${name} ${n.toFixed(1)} s (${perEvent(n)})`).join(', ')}` };
   };
 };
 
@@ -195,7 +195,8 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
     const drainTimeoutMs = Math.max(60_000, options.drainEvents * 5);
     const drainSeconds = await Promise.race([drainDone, sleep(drainTimeoutMs).then(() => Number.NaN)]);
     const history = await count(warehouse, `SELECT COUNT(*) AS n FROM ${TABLES.history}`);
-    progress(`e2e drain: ${drainCpu(drainChanges.length)}`);
+    const drainCpuUse = drainCpu(drainChanges.length);
+    progress(`e2e drain: ${drainCpuUse.text}`);
     progress(
       Number.isNaN(drainSeconds)
         ? `e2e drain: not drained after ${drainTimeoutMs / 1000} s (history ${history}, destination ${destinationRows} of ${expectedRows}; stack counters ${JSON.stringify(stack.counters())})`
@@ -208,6 +209,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
       destinationRows,
       expectedRows,
       handlers: JSON.parse(JSON.stringify(busy)) as typeof busy,
+      cpu: drainCpuUse.cpu,
     };
 
     // (b) Freshness at steady rates, INSERTs of new claims. Two writers: through DynamoDB (so through the capture,
@@ -288,7 +290,8 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
         const deadline = Date.now() + 60_000;
         while (seen.size < total && Date.now() < deadline) await sleep(100);
         const merges = busy.merge.invocations - mergesBefore.invocations;
-        progress(`e2e freshness (${path}) @ ${rate}/s: ${rateCpu(total)} (writer included)`);
+        const rateCpuUse = rateCpu(total);
+        progress(`e2e freshness (${path}) @ ${rate}/s: ${rateCpuUse.text} (writer included)`);
         const point: FreshnessPoint = {
           path,
           merges,
@@ -301,6 +304,7 @@ export const runEndToEnd = async (options: EndToEndOptions): Promise<EndToEndRes
           p95: percentile(delays, 95),
           p99: percentile(delays, 99),
           max: percentile(delays, 100),
+          cpu: rateCpuUse.cpu,
         };
         freshness.push(point);
         progress(
