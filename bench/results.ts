@@ -174,7 +174,6 @@ export interface EndToEndOptions {
   readonly dataDir: string;
 }
 
-/** Freshness at one write rate. */
 /**
  * CPU seconds each of the stack's processes used over a measured span: `main` (the stack's own process: pollers,
  * load, merge, and the bench's writer), `transform` (the transform's handler process), `dynamodb` (DynamoDB, behind
@@ -186,6 +185,7 @@ export interface ProcessCpu {
   readonly seconds: Readonly<Record<string, number>>;
 }
 
+/** Freshness at one write rate. */
 export interface FreshnessPoint {
   /** Where the writes went in: DynamoDB (captured onto the stream) or the stream directly. */
   readonly path: 'dynamodb' | 'stream';

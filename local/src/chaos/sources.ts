@@ -333,10 +333,10 @@ export class DirectSource implements Source {
       ...(oldImage ? { oldImage: oldImage.image } : {}),
       micros,
       precision,
+      // DynamoDB's own size accounting, as the capture reports it.
+      sizeBytes: itemSizeBytes(keys) + (newImage?.bytes ?? 0) + (oldImage?.bytes ?? 0),
     });
     this.precision?.count(op.claimId, micros, precision);
-    // DynamoDB's own size accounting, as the capture reports it.
-    record.dynamodb.SizeBytes = itemSizeBytes(keys) + (newImage?.bytes ?? 0) + (oldImage?.bytes ?? 0);
     const data = Buffer.from(JSON.stringify(record));
     this.#outbox.enqueue({ streamName: this.ref.stack.resources.stream.name, partitionKey: partitionKeyOf(tableName, record), data });
     addToLedger(this.#ledger, record, op.claimId, data);
@@ -348,8 +348,8 @@ export class DirectSource implements Source {
   /**
    * An item of the model as DynamoDB JSON, with its size. The model never changes an item it holds (a MODIFY stores a
    * changed copy), and a MODIFY's or REMOVE's `before` is the object the change before it stored, so each item is
-   * marshalled once: marshalling both images of every change was most of the writer's time, on the thread the
-   * stack's pollers share.
+   * marshalled once instead of twice. The writer runs on the thread the stack's pollers share; on 100,000 events
+   * (seed 13, one run each) the run took 115 s of this process's CPU with the cache and 123 s without.
    */
   #wire(item: Record<string, unknown>): WireImage {
     let wire = this.#wireImages.get(item);
